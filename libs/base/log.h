@@ -8,6 +8,16 @@
 
 #include "absl/strings/string_view.h"
 
+// Lets spdlog format absl::string_view (a distinct type in this Abseil).
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
+  template <typename FormatContext>
+  auto format(absl::string_view s, FormatContext& ctx) const {
+    return fmt::formatter<fmt::string_view>::format(
+        fmt::string_view(s.data(), s.size()), ctx);
+  }
+};
+
 namespace tailor {
 
 // Sets the default logger to stderr with the given level ("debug", "info",

@@ -10,15 +10,15 @@
 #define TAILOR_CONCAT_(a, b) TAILOR_CONCAT_INNER_(a, b)
 
 // Returns `expr` from the current function if it is not OK.
-#define TAILOR_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::absl::Status _tailor_status = (expr);       \
+#define TAILOR_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status _tailor_status = (expr);          \
     if (!_tailor_status.ok()) return _tailor_status; \
   } while (0)
 
 // `TAILOR_ASSIGN_OR_RETURN(auto x, MakeX());` assigns the value of a
 // StatusOr or returns its error.
-#define TAILOR_ASSIGN_OR_RETURN(lhs, expr)                                 \
+#define TAILOR_ASSIGN_OR_RETURN(lhs, expr)                                  \
   TAILOR_ASSIGN_OR_RETURN_IMPL_(TAILOR_CONCAT_(_tailor_or_, __LINE__), lhs, \
                                 expr)
 #define TAILOR_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

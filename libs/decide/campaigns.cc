@@ -1,0 +1,593 @@
+// The campaigns: which event or timer makes which candidate decision.
+#include <algorithm>
+#include <cstdlib>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "libs/base/stable_hash.h"
+#include "libs/decide/internal.h"
+
+namespace tailor::decide {
+
+namespace v1 = ::tailor::v1;
+using internal::kDayMs;
+using internal::kHourMs;
+using internal::kMinuteMs;
+
+namespace {
+
+std::string SessionOf(const v1::Event& e, const v1::CustomerProfile& p) {
+  return e.context().session_id().empty() ? p.last_session_id()
+                                          : e.context().session_id();
+}
+
+// A dedupe reference kept in CampaignState.last_trigger_ref.
+int64_t TriggerRef(std::initializer_list<absl::string_view> parts) {
+  return static_cast<int64_t>(StableHash64(parts));
+}
+
+// Records `ref` for the campaign; false if it was already the last one.
+bool MarkTrigger(v1::CustomerProfile* p, absl::string_view campaign,
+                 int64_t ref) {
+  v1::CampaignState* st = internal::MutableCampaignState(p, campaign);
+  if (st->last_trigger_ref() == ref) return false;
+  st->set_last_trigger_ref(ref);
+  return true;
+}
+
+bool InCart(const v1::CustomerProfile& p, absl::string_view product_id) {
+  for (const v1::LineItem& i : p.cart().items()) {
+    if (i.product_id() == product_id) return true;
+  }
+  return false;
+}
+
+const v1::Affinity* FindAffinity(
+    const google::protobuf::RepeatedPtrField<v1::Affinity>& list,
+    absl::string_view id) {
+  for (const v1::Affinity& a : list) {
+    if (a.id() == id) return &a;
+  }
+  return nullptr;
+}
+
+bool IsClickstream(const v1::Event& e) {
+  const int payload = static_cast<int>(e.payload_case());
+  return payload >= 10 && payload < 30;
+}
+
+}  // namespace
+
+const internal::Campaign* Engine::Impl::FindCampaign(
+    absl::string_view name) const {
+  for (const Campaign* c :
+       {&abandoned_cart, &browse_abandonment, &first_order, &cart_threshold,
+        &win_back, &loyalty, &service_recovery, &human_escalation}) {
+    if (c->enabled() && c->name() == name) return c;
+  }
+  return nullptr;
+}
+
+// --- Building candidates -----------------------------------------------------
+
+internal::Candidate Engine::Impl::NewCandidate(
+    const Campaign& c, const CallState& s, absl::string_view trigger,
+    absl::string_view trigger_event_id) const {
+  Candidate cand;
+  cand.campaign = &c;
+  v1::Decision& d = cand.decision;
+  const std::string& customer = s.profile->customer_id();
+  d.set_decision_id(internal::DecisionId(c.name(), customer, trigger));
+  d.set_customer_id(customer);
+  d.set_kind(c.kind);
+  d.set_channel(c.channel);
+  d.set_campaign(c.name());
+  if (const v1::Variant* v = c.VariantFor(customer)) d.set_variant(v->name());
+  d.set_created_at_ms(s.now_ms);
+  d.set_expires_at_ms(s.now_ms + c.common->expires_after_minutes() * kMinuteMs);
+  d.set_trigger_event_id(std::string(trigger_event_id));
+  return cand;
+}
+
+namespace {
+
+const std::string& TemplateOf(const internal::Campaign& c,
+                              absl::string_view customer_id) {
+  const v1::Variant* v = c.VariantFor(customer_id);
+  if (v != nullptr && !v->template_id().empty()) return v->template_id();
+  return c.common->template_id();
+}
+
+v1::Money MoneyOf(int64_t minor, const std::string& currency) {
+  v1::Money m;
+  m.set_minor_units(minor);
+  m.set_currency(currency);
+  return m;
+}
+
+}  // namespace
+
+void Engine::Impl::FillCoupon(const Campaign& c, const CallState& s,
+                              absl::string_view trigger, int64_t basis_minor,
+                              v1::CouponPayload* coupon,
+                              Candidate* cand) const {
+  const v1::CouponSpec& spec = *c.coupon;
+  const v1::CustomerProfile& p = *s.profile;
+  int32_t percent = spec.percent_off();
+  int64_t amount = spec.amount_off_minor();
+  const v1::Variant* v = c.VariantFor(p.customer_id());
+  if (v != nullptr && v->percent_off() > 0) {
+    percent = v->percent_off();
+    amount = 0;
+  }
+  coupon->set_code(internal::CouponCode(c.name(), p.customer_id(), trigger));
+  const std::string& currency = rules.default_currency();
+  if (amount > 0) {
+    *coupon->mutable_amount_off() = MoneyOf(amount, currency);
+  } else {
+    coupon->set_percent_off(percent);
+  }
+  if (spec.min_order_value_minor() > 0) {
+    *coupon->mutable_min_order_value() =
+        MoneyOf(spec.min_order_value_minor(), currency);
+  }
+  basis_minor = std::max(basis_minor, spec.min_order_value_minor());
+  cand->has_coupon = true;
+  cand->coupon_value_minor = amount > 0 ? amount : basis_minor * percent / 100;
+  internal::AddFact(&cand->decision, "coupon_value_minor",
+                    cand->coupon_value_minor);
+}
+
+void Engine::Impl::Recommend(
+    const v1::CustomerProfile& p, int64_t now_ms,
+    absl::string_view exclude_product_id,
+    google::protobuf::RepeatedPtrField<std::string>* out) const {
+  auto acceptable = [&](const std::string& id) {
+    if (id.empty() || id == exclude_product_id || InCart(p, id)) return false;
+    for (const std::string& bought : p.purchased_product_ids()) {
+      if (bought == id) return false;
+    }
+    for (const std::string& taken : *out) {
+      if (taken == id) return false;
+    }
+    return true;
+  };
+  const auto& recent = p.recent_viewed_product_ids();
+  for (int i = recent.size() - 1; i >= 0; --i) {
+    if (out->size() >= max_recommendations) return;
+    if (acceptable(recent.Get(i))) out->Add()->assign(recent.Get(i));
+  }
+  if (out->size() >= max_recommendations) return;
+  std::vector<std::pair<double, const std::string*>> scored;
+  scored.reserve(p.product_affinity_size());
+  for (const v1::Affinity& a : p.product_affinity()) {
+    if (signal_horizon_ms > 0 && now_ms - a.updated_at_ms() > signal_horizon_ms)
+      continue;
+    scored.emplace_back(internal::DecayedScore(a, half_life_hours, now_ms),
+                        &a.id());
+  }
+  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return *a.second < *b.second;
+  });
+  for (const auto& [score, id] : scored) {
+    if (out->size() >= max_recommendations) return;
+    if (acceptable(*id)) out->Add()->assign(*id);
+  }
+}
+
+// --- Events ------------------------------------------------------------------
+
+void Engine::Impl::OnEvent(const v1::Event& event, CallState& s) const {
+  SetCartTimers(event, s);
+
+  // Escalation first: when it is sent, the automated nudges of this event
+  // are suppressed.
+  bool escalated = false;
+  if (std::optional<Candidate> c = HumanEscalation(event, s)) {
+    const GuardResult r = Guard(std::move(*c), s);
+    if (r == GuardResult::kSent || r == GuardResult::kHeldOut) {
+      s.profile->mutable_dissatisfaction()->set_escalated_at_ms(s.now_ms);
+    }
+    escalated = r == GuardResult::kSent;
+  }
+  auto run = [&](std::optional<Candidate> c) {
+    if (!c.has_value()) return;
+    if (escalated) {
+      Suppress(*c, internal::kEscalatedToAgent, s);
+    } else {
+      Guard(std::move(*c), s);
+    }
+  };
+  run(ServiceRecovery(event, s));
+  run(Loyalty(event, s));
+  run(WinBack(event, s));
+  run(FirstOrder(event, s));
+  run(CartThreshold(event, s));
+  run(BrowseAbandonment(event, s));
+}
+
+void Engine::Impl::SetCartTimers(const v1::Event& event, CallState& s) const {
+  const v1::AbandonedCartRule& rule = rules.abandoned_cart();
+  if (!abandoned_cart.enabled()) return;
+  if (!event.has_cart_add() && !event.has_cart_remove()) return;
+  const v1::Cart& cart = s.profile->cart();
+  if (cart.items_size() == 0) return;
+  auto add = [&](int step, int64_t minutes) {
+    v1::Timer& t = s.out->timers.emplace_back();
+    t.set_customer_id(s.profile->customer_id());
+    t.set_fire_at_ms(cart.updated_at_ms() + minutes * kMinuteMs);
+    t.set_kind(v1::TIMER_KIND_CART_REMINDER);
+    t.set_timer_id(absl::StrCat(abandoned_cart.name(), "/", step));
+    t.set_campaign(abandoned_cart.name());
+    t.set_step(step);
+    t.set_trigger_ref(cart.version());
+  };
+  add(1, rule.first_reminder_minutes());
+  if (rule.second_reminder_minutes() > 0) {
+    add(2, rule.second_reminder_minutes());
+  }
+}
+
+std::optional<internal::Candidate> Engine::Impl::HumanEscalation(
+    const v1::Event& event, const CallState& s) const {
+  if (!human_escalation.enabled()) return std::nullopt;
+  if (!event.has_order_returned() && !event.has_order_cancelled()) {
+    return std::nullopt;
+  }
+  const v1::HumanEscalationRule& rule = rules.human_escalation();
+  const v1::CustomerProfile& p = *s.profile;
+  if (p.lifetime_value().minor_units() < rule.min_lifetime_value_minor()) {
+    return std::nullopt;
+  }
+  const int64_t period_ms = rule.period_days() * kDayMs;
+  const v1::Dissatisfaction& dis = p.dissatisfaction();
+  if (dis.escalated_at_ms() > 0 &&
+      s.now_ms - dis.escalated_at_ms() < period_ms) {
+    return std::nullopt;
+  }
+  int64_t incidents = 0;
+  for (const auto* list : {&dis.returns_at_ms(), &dis.cancellations_at_ms()}) {
+    for (int64_t t : *list) {
+      if (t > s.now_ms - period_ms && t <= s.now_ms) ++incidents;
+    }
+  }
+  if (incidents < rule.min_incidents()) return std::nullopt;
+  const bool returned = event.has_order_returned();
+  const std::string& order_id = returned ? event.order_returned().order_id()
+                                         : event.order_cancelled().order_id();
+  Candidate cand = NewCandidate(
+      human_escalation, s,
+      absl::StrCat("order:", order_id, returned ? ":returned" : ":cancelled"),
+      event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes("dissatisfied_valuable_customer");
+  internal::AddFact(&d, "lifetime_value_minor",
+                    p.lifetime_value().minor_units());
+  internal::AddFact(&d, "incidents", incidents);
+  internal::AddFact(&d, "period_days", rule.period_days());
+  internal::AddFact(&d, "order_id", order_id);
+  v1::AgentEscalationPayload* payload = d.mutable_agent_escalation();
+  payload->set_queue(rule.queue());
+  payload->set_summary_code(
+      absl::StrCat("returns_and_cancellations_", rule.period_days(), "d"));
+  return cand;
+}
+
+namespace {
+
+// Order value a percentage coupon is estimated against.
+int64_t CouponBasis(const v1::CustomerProfile& p) {
+  if (p.cart().value().minor_units() > 0) return p.cart().value().minor_units();
+  return p.last_order().total().minor_units();
+}
+
+}  // namespace
+
+std::optional<internal::Candidate> Engine::Impl::ServiceRecovery(
+    const v1::Event& event, const CallState& s) const {
+  if (!service_recovery.enabled()) return std::nullopt;
+  const bool returned = event.has_order_returned();
+  if (!returned && !event.has_order_cancelled()) return std::nullopt;
+  const std::string& order_id = returned ? event.order_returned().order_id()
+                                         : event.order_cancelled().order_id();
+  const std::string& reason = returned ? event.order_returned().reason()
+                                       : event.order_cancelled().reason();
+  const std::string trigger =
+      absl::StrCat("order:", order_id, returned ? ":returned" : ":cancelled");
+  Candidate cand = NewCandidate(service_recovery, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes(returned ? "order_returned" : "order_cancelled");
+  internal::AddFact(&d, "order_id", order_id);
+  if (!reason.empty()) internal::AddFact(&d, "reason", reason);
+  FillCoupon(service_recovery, s, trigger, CouponBasis(*s.profile),
+             d.mutable_coupon(), &cand);
+  return cand;
+}
+
+std::optional<internal::Candidate> Engine::Impl::Loyalty(
+    const v1::Event& event, const CallState& s) const {
+  if (!loyalty.enabled() || !event.has_order_placed()) return std::nullopt;
+  const int64_t orders = s.profile->orders();
+  const auto& tiers = rules.loyalty_coupon().order_tiers();
+  if (std::find(tiers.begin(), tiers.end(), orders) == tiers.end()) {
+    return std::nullopt;
+  }
+  const std::string trigger =
+      absl::StrCat("order:", event.order_placed().order_id());
+  Candidate cand = NewCandidate(loyalty, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes(absl::StrCat("loyalty_tier_", orders));
+  internal::AddFact(&d, "orders", orders);
+  internal::AddFact(&d, "order_id", event.order_placed().order_id());
+  FillCoupon(loyalty, s, trigger, CouponBasis(*s.profile), d.mutable_coupon(),
+             &cand);
+  return cand;
+}
+
+std::optional<internal::Candidate> Engine::Impl::WinBack(
+    const v1::Event& event, const CallState& s) const {
+  if (!win_back.enabled() || !IsClickstream(event)) return std::nullopt;
+  const v1::WinBackCouponRule& rule = rules.win_back_coupon();
+  const v1::CustomerProfile& p = *s.profile;
+  if (p.orders() < rule.min_orders() || p.previous_seen_ms() <= 0) {
+    return std::nullopt;
+  }
+  const int64_t inactive_ms = s.now_ms - p.previous_seen_ms();
+  if (inactive_ms <= rule.inactive_days() * kDayMs) return std::nullopt;
+  const std::string trigger =
+      absl::StrCat("inactive_since:", p.previous_seen_ms());
+  Candidate cand = NewCandidate(win_back, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  const int64_t days = inactive_ms / kDayMs;
+  d.add_reason_codes("win_back");
+  d.add_reason_codes(absl::StrCat("inactive_", days, "d"));
+  internal::AddFact(&d, "inactive_days", days);
+  internal::AddFact(&d, "orders", p.orders());
+  FillCoupon(win_back, s, trigger, CouponBasis(p), d.mutable_coupon(), &cand);
+  return cand;
+}
+
+std::optional<internal::Candidate> Engine::Impl::FirstOrder(
+    const v1::Event& event, CallState& s) const {
+  if (!first_order.enabled() || !event.has_cart_add()) return std::nullopt;
+  const v1::CustomerProfile& p = *s.profile;
+  const int64_t value = p.cart().value().minor_units();
+  if (p.orders() != 0 ||
+      value < rules.first_order_coupon().min_cart_value_minor()) {
+    return std::nullopt;
+  }
+  const v1::CampaignState* st =
+      internal::FindCampaignState(p, first_order.name());
+  if (st != nullptr && st->issued() > 0) return std::nullopt;
+  // Offered at most once per session until issued.
+  const std::string session = SessionOf(event, p);
+  if (!MarkTrigger(s.profile, first_order.name(),
+                   TriggerRef({"session", session}))) {
+    return std::nullopt;
+  }
+  const std::string trigger = absl::StrCat("session:", session);
+  Candidate cand = NewCandidate(first_order, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes("first_order");
+  internal::AddFact(&d, "cart_value_minor", value);
+  internal::AddFact(&d, "orders", 0);
+  FillCoupon(first_order, s, trigger, value, d.mutable_coupon(), &cand);
+  return cand;
+}
+
+std::optional<internal::Candidate> Engine::Impl::CartThreshold(
+    const v1::Event& event, CallState& s) const {
+  if (!cart_threshold.enabled() || !event.has_cart_add()) return std::nullopt;
+  const v1::CustomerProfile& p = *s.profile;
+  const v1::LineItem& item = event.cart_add().item();
+  const int64_t after = p.cart().value().minor_units();
+  const int64_t before = after - static_cast<int64_t>(item.quantity()) *
+                                     item.unit_price().minor_units();
+  const int64_t threshold =
+      rules.cart_threshold_coupon().min_cart_value_minor();
+  if (!(before < threshold && threshold <= after)) return std::nullopt;
+  // Once per session: later crossings in the same session do nothing.
+  const std::string session = SessionOf(event, p);
+  if (!MarkTrigger(s.profile, cart_threshold.name(),
+                   TriggerRef({"session", session}))) {
+    return std::nullopt;
+  }
+  const std::string trigger =
+      absl::StrCat("session:", session, ":cart:v", p.cart().version());
+  Candidate cand = NewCandidate(cart_threshold, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes("cart_value_above_threshold");
+  internal::AddFact(&d, "cart_value_minor", after);
+  internal::AddFact(&d, "cart_value_before_minor", before);
+  internal::AddFact(&d, "threshold_minor", threshold);
+  FillCoupon(cart_threshold, s, trigger, after, d.mutable_coupon(), &cand);
+  return cand;
+}
+
+std::optional<internal::Candidate> Engine::Impl::BrowseAbandonment(
+    const v1::Event& event, CallState& s) const {
+  if (!browse_abandonment.enabled()) return std::nullopt;
+  const v1::BrowseAbandonmentRule& rule = rules.browse_abandonment();
+  const v1::CustomerProfile& p = *s.profile;
+  std::string product_id;
+  std::string category_id;
+  if (event.has_product_view()) {
+    product_id = event.product_view().product_id();
+    category_id = event.product_view().category_id();
+  } else if (event.has_page_view()) {
+    category_id = event.page_view().category_id();
+  } else {
+    return std::nullopt;
+  }
+  const std::string session = SessionOf(event, p);
+  std::string trigger;
+  int64_t views = 0;
+  // The view that makes the session's count reach the threshold fires.
+  const v1::Affinity* a = product_id.empty()
+                              ? nullptr
+                              : FindAffinity(p.product_affinity(), product_id);
+  if (a != nullptr && a->views() == rule.min_product_views() &&
+      !InCart(p, product_id)) {
+    if (!MarkTrigger(s.profile, browse_abandonment.name(),
+                     TriggerRef({session, "product", product_id}))) {
+      return std::nullopt;
+    }
+    trigger = absl::StrCat("session:", session, ":product:", product_id);
+    views = a->views();
+    category_id.clear();
+  } else {
+    // A product already past its own threshold was the product nudge's
+    // business; its views do not make a category nudge as well.
+    if (a != nullptr && a->views() >= rule.min_product_views()) {
+      return std::nullopt;
+    }
+    product_id.clear();
+    const v1::Affinity* ca =
+        category_id.empty() || rule.min_category_views() <= 0
+            ? nullptr
+            : FindAffinity(p.category_affinity(), category_id);
+    if (ca == nullptr || ca->views() != rule.min_category_views()) {
+      return std::nullopt;
+    }
+    if (!MarkTrigger(s.profile, browse_abandonment.name(),
+                     TriggerRef({session, "category", category_id}))) {
+      return std::nullopt;
+    }
+    trigger = absl::StrCat("session:", session, ":category:", category_id);
+    views = ca->views();
+  }
+  Candidate cand =
+      NewCandidate(browse_abandonment, s, trigger, event.event_id());
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes(product_id.empty() ? "browse_abandoned_category"
+                                        : "browse_abandoned_product");
+  if (!product_id.empty()) internal::AddFact(&d, "product_id", product_id);
+  if (!category_id.empty()) internal::AddFact(&d, "category_id", category_id);
+  internal::AddFact(&d, "session_views", views);
+  v1::PushPayload* push = d.mutable_push();
+  push->set_template_id(TemplateOf(browse_abandonment, p.customer_id()));
+  push->set_product_id(product_id);
+  push->set_category_id(category_id);
+  Recommend(p, s.now_ms, product_id, push->mutable_recommended_product_ids());
+  return cand;
+}
+
+// --- Timers ------------------------------------------------------------------
+
+void Engine::Impl::OnTimer(const v1::Timer& timer, CallState& s) const {
+  switch (timer.kind()) {
+    case v1::TIMER_KIND_CART_REMINDER:
+      CartReminderTimer(timer, s);
+      return;
+    case v1::TIMER_KIND_DEFERRED_DECISION:
+      DeferredDecisionTimer(timer, s);
+      return;
+    default:
+      return;
+  }
+}
+
+bool Engine::Impl::CartStillAbandoned(const v1::CustomerProfile& p,
+                                      int64_t version, int64_t now_ms) const {
+  const v1::Cart& cart = p.cart();
+  if (cart.items_size() == 0 || cart.version() != version) return false;
+  if (p.last_order().placed_at_ms() > 0 &&
+      p.last_order().placed_at_ms() >= cart.updated_at_ms()) {
+    return false;
+  }
+  return now_ms - cart.updated_at_ms() <=
+         rules.abandoned_cart().window_hours() * kHourMs;
+}
+
+void Engine::Impl::CartReminderTimer(const v1::Timer& timer,
+                                     CallState& s) const {
+  if (!abandoned_cart.enabled()) return;
+  const v1::AbandonedCartRule& rule = rules.abandoned_cart();
+  const int step = timer.step();
+  if (step != 1 && !(step == 2 && rule.second_reminder_minutes() > 0)) return;
+  const v1::CustomerProfile& p = *s.profile;
+  if (!CartStillAbandoned(p, timer.trigger_ref(), s.now_ms)) return;
+  // Stream time jumped past reminder 2 as well (replay, downtime): only the
+  // later reminder goes out.
+  if (step == 1 && rule.second_reminder_minutes() > 0 &&
+      s.now_ms - p.cart().updated_at_ms() >=
+          rule.second_reminder_minutes() * kMinuteMs) {
+    return;
+  }
+
+  const v1::Cart& cart = p.cart();
+  const std::string trigger =
+      absl::StrCat("cart:v", cart.version(), ":step", step);
+  Candidate cand = NewCandidate(abandoned_cart, s, trigger, timer.timer_id());
+  cand.trigger_ref = cart.version();
+  v1::Decision& d = cand.decision;
+  d.add_reason_codes("cart_abandoned");
+  d.add_reason_codes(absl::StrCat("reminder_step_", step));
+  internal::AddFact(&d, "cart_value_minor", cart.value().minor_units());
+  internal::AddFact(&d, "cart_version", cart.version());
+  internal::AddFact(&d, "cart_items", cart.items_size());
+  internal::AddFact(&d, "minutes_since_cart_change",
+                    (s.now_ms - cart.updated_at_ms()) / kMinuteMs);
+  v1::CartReminderPayload* payload = d.mutable_cart_reminder();
+  payload->set_step(step);
+  *payload->mutable_items() = cart.items();
+  *payload->mutable_cart_value() = cart.value();
+  if (payload->cart_value().currency().empty()) {
+    payload->mutable_cart_value()->set_currency(rules.default_currency());
+  }
+  payload->set_template_id(TemplateOf(abandoned_cart, p.customer_id()));
+  if (step == 2 && abandoned_cart.coupon != nullptr) {
+    if (cart.value().minor_units() < rule.coupon_min_cart_value_minor()) {
+      internal::AddFact(&d, "coupon_withheld", "below_threshold");
+    } else if (internal::IsDiscountWaiter(p, rule.discount_waiter_share())) {
+      internal::AddFact(&d, "coupon_withheld", "discount_waiter");
+    } else {
+      d.add_reason_codes("cart_value_above_threshold");
+      FillCoupon(abandoned_cart, s, trigger, cart.value().minor_units(),
+                 payload->mutable_coupon(), &cand);
+      cand.coupon_optional = true;
+    }
+  }
+  Recommend(p, s.now_ms, "", payload->mutable_recommended_product_ids());
+  Guard(std::move(cand), s);
+}
+
+void Engine::Impl::DeferredDecisionTimer(const v1::Timer& timer,
+                                         CallState& s) const {
+  Candidate cand;
+  if (!cand.decision.ParseFromString(timer.deferred())) return;
+  v1::Decision& d = cand.decision;
+  cand.campaign = FindCampaign(d.campaign());
+  if (cand.campaign == nullptr) return;  // Disabled or removed since.
+  const v1::CustomerProfile& p = *s.profile;
+  if (d.customer_id() != p.customer_id()) return;
+  // Re-check what may have changed overnight.
+  if (d.has_cart_reminder() &&
+      !CartStillAbandoned(p, timer.trigger_ref(), s.now_ms)) {
+    return;
+  }
+  if (cand.campaign == &first_order && p.orders() != 0) return;
+  cand.trigger_ref = timer.trigger_ref();
+  if (internal::FindFact(d, "deferred_from_ms") == nullptr) {
+    internal::AddFact(&d, "deferred_from_ms", d.created_at_ms());
+  }
+  d.set_created_at_ms(s.now_ms);
+  d.set_expires_at_ms(
+      s.now_ms + cand.campaign->common->expires_after_minutes() * kMinuteMs);
+  const bool has_coupon = d.has_coupon() || (d.has_cart_reminder() &&
+                                             d.cart_reminder().has_coupon());
+  if (has_coupon) {
+    cand.has_coupon = true;
+    cand.coupon_optional = d.has_cart_reminder();
+    if (const std::string* v = internal::FindFact(d, "coupon_value_minor")) {
+      cand.coupon_value_minor = std::strtoll(v->c_str(), nullptr, 10);
+    }
+  }
+  Guard(std::move(cand), s);
+}
+
+}  // namespace tailor::decide

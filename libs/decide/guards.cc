@@ -1,0 +1,202 @@
+// The guards every candidate decision passes, in the order documented in
+// libs/decide/README.md, and the bookkeeping of sent decisions.
+#include <algorithm>
+#include <string>
+
+#include "libs/decide/internal.h"
+
+namespace tailor::decide {
+
+namespace v1 = ::tailor::v1;
+using internal::kMinuteMs;
+
+namespace {
+
+bool Consented(const v1::CustomerProfile& p, v1::Channel channel) {
+  if (channel == v1::CHANNEL_AGENT) return true;
+  for (int c : p.consented_channels()) {
+    if (c == channel) return true;
+  }
+  return false;
+}
+
+// Quiet hours apply to channels that interrupt the customer. ONSITE is only
+// seen while the customer is on the site, AGENT is an internal queue.
+bool QuietHoursApply(v1::Channel channel) {
+  return channel == v1::CHANNEL_PUSH || channel == v1::CHANNEL_EMAIL;
+}
+
+const v1::ChannelStats* FindChannelStats(const v1::CustomerProfile& p,
+                                         v1::Channel channel) {
+  for (const v1::ChannelStats& s : p.channel_stats()) {
+    if (s.channel() == channel) return &s;
+  }
+  return nullptr;
+}
+
+v1::BudgetUsage* FindBudget(v1::PartitionState* ps, absl::string_view campaign,
+                            int64_t day) {
+  for (v1::BudgetUsage& b : *ps->mutable_budgets()) {
+    if (b.epoch_day() == day && b.campaign() == campaign) return &b;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const absl::TimeZone& Engine::Impl::ZoneOf(const v1::CustomerProfile& p,
+                                           absl::TimeZone* storage) const {
+  const std::string& name = p.context().time_zone();
+  if (!name.empty() && absl::LoadTimeZone(name, storage)) return *storage;
+  return default_zone;
+}
+
+void Engine::Impl::Suppress(Candidate& cand, absl::string_view why,
+                            CallState& s) const {
+  cand.decision.set_action(v1::DECISION_ACTION_SUPPRESSED);
+  cand.decision.set_suppression(std::string(why));
+  s.out->decisions.push_back(std::move(cand.decision));
+}
+
+Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
+                                              CallState& s) const {
+  const Campaign& c = *cand.campaign;
+  v1::Decision& d = cand.decision;
+  v1::CustomerProfile& p = *s.profile;
+  const int64_t now = s.now_ms;
+
+  // 2. Consent.
+  if (!Consented(p, d.channel())) {
+    Suppress(cand, internal::kNoConsent, s);
+    return GuardResult::kSuppressed;
+  }
+  const v1::CampaignState* state = internal::FindCampaignState(p, c.name());
+  // 3. Lifetime limit per customer.
+  if (c.common->max_per_customer() > 0 && state != nullptr &&
+      state->issued() >= c.common->max_per_customer()) {
+    Suppress(cand, internal::kCustomerLimit, s);
+    return GuardResult::kSuppressed;
+  }
+  // 4. Cooldown of the campaign.
+  if (c.common->cooldown_minutes() > 0 && state != nullptr &&
+      state->last_sent_at_ms() > 0 &&
+      now - state->last_sent_at_ms() <
+          c.common->cooldown_minutes() * kMinuteMs) {
+    Suppress(cand, internal::kCooldown, s);
+    return GuardResult::kSuppressed;
+  }
+  // 5. Frequency caps of the channel (rolling windows).
+  const v1::ChannelStats* stats = FindChannelStats(p, d.channel());
+  for (const Cap& cap : caps) {
+    if (cap.channel != d.channel()) continue;
+    int64_t sent = 0;
+    if (stats != nullptr) {
+      for (int64_t t : stats->recent_sent_at_ms()) {
+        if (t > now - cap.period_ms && t <= now) ++sent;
+      }
+    }
+    if (sent >= cap.max) {
+      Suppress(cand, internal::kFrequencyCap, s);
+      return GuardResult::kSuppressed;
+    }
+  }
+  // 6. Coupon budget of the campaign, per UTC day and partition.
+  const int64_t day = internal::EpochDay(now);
+  if (cand.has_coupon && c.coupon != nullptr) {
+    const v1::BudgetUsage* used = FindBudget(s.partition, c.name(), day);
+    const int64_t count = used != nullptr ? used->count() : 0;
+    const int64_t value = used != nullptr ? used->value_minor() : 0;
+    const bool exhausted = (c.coupon->daily_budget_count() > 0 &&
+                            count >= c.coupon->daily_budget_count()) ||
+                           (c.coupon->daily_budget_value_minor() > 0 &&
+                            value + cand.coupon_value_minor >
+                                c.coupon->daily_budget_value_minor());
+    if (exhausted && cand.coupon_optional) {
+      d.mutable_cart_reminder()->clear_coupon();
+      internal::AddFact(&d, "coupon_withheld", internal::kBudgetExhausted);
+      cand.has_coupon = false;
+    } else if (exhausted) {
+      Suppress(cand, internal::kBudgetExhausted, s);
+      return GuardResult::kSuppressed;
+    }
+  }
+  // 7. Quiet hours in the customer's time zone: defer to the window's end.
+  if (QuietHoursApply(d.channel())) {
+    absl::TimeZone storage;
+    const std::optional<int64_t> end =
+        internal::QuietHoursEnd(rules.quiet_hours(), ZoneOf(p, &storage), now);
+    if (end.has_value()) {
+      v1::Timer& t = s.out->timers.emplace_back();
+      t.set_customer_id(p.customer_id());
+      t.set_fire_at_ms(*end);
+      t.set_kind(v1::TIMER_KIND_DEFERRED_DECISION);
+      t.set_timer_id("deferred/" + d.decision_id());
+      t.set_campaign(c.name());
+      if (d.has_cart_reminder()) t.set_step(d.cart_reminder().step());
+      t.set_trigger_ref(cand.trigger_ref);
+      d.SerializeToString(t.mutable_deferred());
+      return GuardResult::kDeferred;
+    }
+  }
+  // 8. Holdout: logged, never delivered; counts for cooldown and limits.
+  v1::CampaignState* mstate = internal::MutableCampaignState(&p, c.name());
+  mstate->set_last_sent_at_ms(now);
+  mstate->set_issued(mstate->issued() + 1);
+  if (c.HeldOut(p.customer_id())) {
+    d.set_action(v1::DECISION_ACTION_HOLD_OUT);
+    s.out->decisions.push_back(std::move(d));
+    return GuardResult::kHeldOut;
+  }
+  // 9. The variant was assigned when the candidate was built. Send.
+  d.set_action(v1::DECISION_ACTION_SEND);
+
+  // Bookkeeping of a sent decision: channel stats and caps' window.
+  v1::ChannelStats* ms = nullptr;
+  for (v1::ChannelStats& cs : *p.mutable_channel_stats()) {
+    if (cs.channel() == d.channel()) ms = &cs;
+  }
+  if (ms == nullptr) {
+    ms = p.add_channel_stats();
+    ms->set_channel(d.channel());
+  }
+  ms->set_sent(ms->sent() + 1);
+  int64_t longest = 0;
+  for (const Cap& cap : caps) {
+    if (cap.channel == d.channel()) longest = std::max(longest, cap.period_ms);
+  }
+  auto* recent = ms->mutable_recent_sent_at_ms();
+  int kept = 0;
+  for (int i = 0; i < recent->size(); ++i) {
+    if (recent->Get(i) > now - longest) recent->Set(kept++, recent->Get(i));
+  }
+  recent->Truncate(kept);
+  if (longest > 0) {
+    recent->Add(now);
+    std::sort(recent->begin(), recent->end());
+  }
+  // Coupons and budgets.
+  if (cand.has_coupon) {
+    p.set_coupons_issued(p.coupons_issued() + 1);
+    auto* budgets = s.partition->mutable_budgets();
+    int keep = 0;  // Drop days before yesterday, keeping the order.
+    for (int i = 0; i < budgets->size(); ++i) {
+      if (budgets->Get(i).epoch_day() >= day - 1) {
+        if (keep != i) budgets->SwapElements(keep, i);
+        ++keep;
+      }
+    }
+    budgets->DeleteSubrange(keep, budgets->size() - keep);
+    v1::BudgetUsage* used = FindBudget(s.partition, c.name(), day);
+    if (used == nullptr) {
+      used = budgets->Add();
+      used->set_campaign(c.name());
+      used->set_epoch_day(day);
+    }
+    used->set_count(used->count() + 1);
+    used->set_value_minor(used->value_minor() + cand.coupon_value_minor);
+  }
+  s.out->decisions.push_back(std::move(d));
+  return GuardResult::kSent;
+}
+
+}  // namespace tailor::decide

@@ -1,0 +1,195 @@
+// File: internal.h
+// Internals of the decision engine shared by its .cc files: the precomputed
+// rules (Engine::Impl), candidate decisions and small pure helpers. Not part
+// of the public API; tests may use the pure helpers.
+#ifndef TAILOR_LIBS_DECIDE_INTERNAL_H_
+#define TAILOR_LIBS_DECIDE_INTERNAL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/decide/engine.h"
+
+namespace tailor::decide {
+namespace internal {
+
+inline constexpr int64_t kMinuteMs = 60'000;
+inline constexpr int64_t kHourMs = 60 * kMinuteMs;
+inline constexpr int64_t kDayMs = 24 * kHourMs;
+inline constexpr int kDefaultMaxRecommendations = 3;
+inline constexpr double kDefaultHalfLifeHours = 72.0;
+
+// Suppression reasons (Decision.suppression).
+inline constexpr absl::string_view kNoConsent = "no_consent";
+inline constexpr absl::string_view kCustomerLimit = "customer_limit";
+inline constexpr absl::string_view kCooldown = "cooldown";
+inline constexpr absl::string_view kFrequencyCap = "frequency_cap";
+inline constexpr absl::string_view kBudgetExhausted = "budget_exhausted";
+inline constexpr absl::string_view kEscalatedToAgent = "escalated_to_agent";
+
+// One campaign as the hot path sees it. Points into Engine::Impl::rules.
+struct Campaign {
+  const tailor::v1::CampaignCommon* common = nullptr;
+  const tailor::v1::CouponSpec* coupon = nullptr;  // Null: no coupon.
+  tailor::v1::DecisionKind kind = tailor::v1::DECISION_KIND_UNSPECIFIED;
+  tailor::v1::Channel channel = tailor::v1::CHANNEL_UNSPECIFIED;
+  std::string salt;                        // common.salt, else common.name.
+  std::vector<double> cumulative_weights;  // Empty: no variants.
+
+  const std::string& name() const { return common->name(); }
+  bool enabled() const { return common->enabled(); }
+  // The customer's A/B arm, or nullptr when the campaign has no variants.
+  const tailor::v1::Variant* VariantFor(absl::string_view customer_id) const;
+  // True when the customer is in the holdout group.
+  bool HeldOut(absl::string_view customer_id) const;
+};
+
+// A decision a rule wants to make, before the guards ran.
+struct Candidate {
+  const Campaign* campaign = nullptr;
+  tailor::v1::Decision decision;  // Everything but action and suppression.
+  bool has_coupon = false;
+  int64_t coupon_value_minor = 0;  // Estimated amount off, for budgets.
+  bool coupon_optional = false;    // Budget strips the coupon, not the send.
+  int64_t trigger_ref = 0;         // Cart version, for deferred re-checks.
+};
+
+// Per-call mutable state.
+struct CallState {
+  int64_t now_ms = 0;
+  tailor::v1::CustomerProfile* profile = nullptr;
+  tailor::v1::PartitionState* partition = nullptr;
+  Outcome* out = nullptr;
+};
+
+// What the guards did with a candidate.
+enum class GuardResult { kSent, kHeldOut, kSuppressed, kDeferred };
+
+// --- Pure helpers (helpers.cc) ---------------------------------------------
+
+// Decision id: StableHashHex128({campaign, customer_id, trigger}).
+std::string DecisionId(absl::string_view campaign,
+                       absl::string_view customer_id,
+                       absl::string_view trigger);
+// Coupon code: upper-cased alphanumerics of the campaign name (at most 12),
+// "-", then 10 Crockford base32 characters of a stable hash of (campaign,
+// customer, trigger). E.g. "FIRSTORDER-7K3M9QX2AB".
+std::string CouponCode(absl::string_view campaign,
+                       absl::string_view customer_id,
+                       absl::string_view trigger);
+// Score of `a` decayed from a.updated_at_ms to now_ms.
+double DecayedScore(const tailor::v1::Affinity& a, double half_life_hours,
+                    int64_t now_ms);
+// Days since 1970-01-01 UTC (floor).
+int64_t EpochDay(int64_t ms);
+// If now_ms falls inside the quiet window of `qh` in `zone`, the instant
+// (epoch ms) the window ends: local end_hour:00 on the right day; windows may
+// wrap midnight; a skipped end hour (DST) maps to the transition instant.
+// nullopt when now is outside the window or start_hour == end_hour.
+std::optional<int64_t> QuietHoursEnd(const tailor::v1::QuietHours& qh,
+                                     const absl::TimeZone& zone,
+                                     int64_t now_ms);
+// True for a discount-waiter: orders >= 2 and coupon_orders / orders > share.
+bool IsDiscountWaiter(const tailor::v1::CustomerProfile& p, double share);
+
+const tailor::v1::CampaignState* FindCampaignState(
+    const tailor::v1::CustomerProfile& p, absl::string_view campaign);
+tailor::v1::CampaignState* MutableCampaignState(tailor::v1::CustomerProfile* p,
+                                                absl::string_view campaign);
+void AddFact(tailor::v1::Decision* d, absl::string_view name,
+             absl::string_view value);
+void AddFact(tailor::v1::Decision* d, absl::string_view name, int64_t value);
+// Value of fact `name`, or nullptr.
+const std::string* FindFact(const tailor::v1::Decision& d,
+                            absl::string_view name);
+
+}  // namespace internal
+
+// The precomputed rules. Owned by Engine; immutable after Create.
+struct Engine::Impl {
+  using Campaign = internal::Campaign;
+  using Candidate = internal::Candidate;
+  using CallState = internal::CallState;
+  using GuardResult = internal::GuardResult;
+
+  struct Cap {
+    tailor::v1::Channel channel;
+    int32_t max;
+    int64_t period_ms;
+  };
+
+  tailor::v1::RulesConfig rules;
+  absl::TimeZone default_zone;
+  std::vector<Cap> caps;
+  int max_recommendations = internal::kDefaultMaxRecommendations;
+  double half_life_hours = internal::kDefaultHalfLifeHours;
+  int64_t signal_horizon_ms = 0;  // 0: no horizon.
+
+  Campaign abandoned_cart;
+  Campaign browse_abandonment;
+  Campaign first_order;
+  Campaign cart_threshold;
+  Campaign win_back;
+  Campaign loyalty;
+  Campaign service_recovery;
+  Campaign human_escalation;
+
+  // Enabled campaign by name, or nullptr.
+  const Campaign* FindCampaign(absl::string_view name) const;
+
+  // --- Campaigns (campaigns.cc) ---
+  void OnEvent(const tailor::v1::Event& event, CallState& s) const;
+  void OnTimer(const tailor::v1::Timer& timer, CallState& s) const;
+  void SetCartTimers(const tailor::v1::Event& event, CallState& s) const;
+  std::optional<Candidate> HumanEscalation(const tailor::v1::Event& event,
+                                           const CallState& s) const;
+  std::optional<Candidate> ServiceRecovery(const tailor::v1::Event& event,
+                                           const CallState& s) const;
+  std::optional<Candidate> Loyalty(const tailor::v1::Event& event,
+                                   const CallState& s) const;
+  std::optional<Candidate> WinBack(const tailor::v1::Event& event,
+                                   const CallState& s) const;
+  std::optional<Candidate> FirstOrder(const tailor::v1::Event& event,
+                                      CallState& s) const;
+  std::optional<Candidate> CartThreshold(const tailor::v1::Event& event,
+                                         CallState& s) const;
+  std::optional<Candidate> BrowseAbandonment(const tailor::v1::Event& event,
+                                             CallState& s) const;
+  void CartReminderTimer(const tailor::v1::Timer& timer, CallState& s) const;
+  void DeferredDecisionTimer(const tailor::v1::Timer& timer,
+                             CallState& s) const;
+  // True while the cart of version `version` still deserves a reminder.
+  bool CartStillAbandoned(const tailor::v1::CustomerProfile& p, int64_t version,
+                          int64_t now_ms) const;
+
+  // --- Building candidates (campaigns.cc) ---
+  Candidate NewCandidate(const Campaign& c, const CallState& s,
+                         absl::string_view trigger,
+                         absl::string_view trigger_event_id) const;
+  // Fills the coupon of `c` into *coupon and the candidate's budget fields.
+  // `basis_minor` is the order value a percentage applies to.
+  void FillCoupon(const Campaign& c, const CallState& s,
+                  absl::string_view trigger, int64_t basis_minor,
+                  tailor::v1::CouponPayload* coupon, Candidate* cand) const;
+  // Appends up to max_recommendations product ids (see README.md).
+  void Recommend(const tailor::v1::CustomerProfile& p, int64_t now_ms,
+                 absl::string_view exclude_product_id,
+                 google::protobuf::RepeatedPtrField<std::string>* out) const;
+
+  // --- Guards (guards.cc) ---
+  // Runs guards 2-9 (opt-out is checked by the callers) on `cand`, appends
+  // the decision or a deferral timer to s.out and updates the bookkeeping.
+  GuardResult Guard(Candidate cand, CallState& s) const;
+  // Appends `cand` as SUPPRESSED with `why`; touches no bookkeeping.
+  void Suppress(Candidate& cand, absl::string_view why, CallState& s) const;
+  const absl::TimeZone& ZoneOf(const tailor::v1::CustomerProfile& p,
+                               absl::TimeZone* storage) const;
+};
+
+}  // namespace tailor::decide
+
+#endif  // TAILOR_LIBS_DECIDE_INTERNAL_H_

@@ -1,0 +1,102 @@
+// File: producer.h
+// An asynchronous Kafka producer with delivery-report accounting: counts of
+// delivered and failed messages and the first delivery error since the last
+// Flush().
+#ifndef TAILOR_LIBS_KAFKA_PRODUCER_H_
+#define TAILOR_LIBS_KAFKA_PRODUCER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "libs/kafka/config.h"
+#include "libs/kafka/handles.h"
+
+namespace tailor::kafka {
+
+// Tailor-side producer settings (librdkafka settings go in Properties).
+struct ProducerOptions {
+  // How long Produce() keeps polling and retrying while the local queue is
+  // full before it returns ResourceExhausted.
+  absl::Duration enqueue_timeout = absl::Seconds(5);
+  // How long the destructor waits for outstanding deliveries.
+  absl::Duration close_flush_timeout = absl::Seconds(2);
+};
+
+// A producer. Thread-safe: any thread may call any method. Owned by one
+// component; delivery callbacks run on whichever thread calls Poll(),
+// Produce() (when the queue is full) or Flush().
+class Producer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      const Properties& props, ProducerOptions options = {});
+
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+  // Flushes for at most options.close_flush_timeout, then destroys the handle.
+  ~Producer();
+
+  struct Header {
+    absl::string_view name;
+    absl::string_view value;
+  };
+
+  // Enqueues one message. Copies key, value and headers
+  // (RD_KAFKA_MSG_F_COPY): the caller may free its buffers as soon as this
+  // returns. partition = RD_KAFKA_PARTITION_UA uses the configured
+  // partitioner. timestamp_ms = 0 means "now". On a full queue, polls and
+  // retries until enqueue_timeout (then ResourceExhausted).
+  [[nodiscard]] absl::Status Produce(absl::string_view topic, int32_t partition,
+                                     absl::string_view key,
+                                     absl::string_view value,
+                                     absl::Span<const Header> headers = {},
+                                     int64_t timestamp_ms = 0);
+
+  // Waits for all outstanding delivery reports; returns the first delivery
+  // error since the previous Flush (and resets it), or DeadlineExceeded if
+  // messages are still outstanding after `timeout`.
+  [[nodiscard]] absl::Status Flush(absl::Duration timeout);
+
+  int64_t delivered() const {
+    return delivered_.load(std::memory_order_relaxed);
+  }
+  int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  // Messages enqueued or in flight (rd_kafka_outq_len).
+  int outstanding() { return rd_kafka_outq_len(rk_.get()); }
+
+  // Serves delivery callbacks without blocking.
+  void Poll();
+
+  rd_kafka_t* raw() { return rk_.get(); }
+
+ private:
+  explicit Producer(ProducerOptions options);
+  static void DeliveryTrampoline(rd_kafka_t* rk, const rd_kafka_message_t* msg,
+                                 void* opaque);
+  void OnDelivery(const rd_kafka_message_t* msg);
+  rd_kafka_topic_t* TopicHandle(absl::string_view topic);
+
+  const ProducerOptions options_;
+  KafkaPtr rk_;
+  std::atomic<int64_t> delivered_{0};
+  std::atomic<int64_t> failed_{0};
+  absl::Mutex mu_;
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex topics_mu_;
+  // Topic handles by name; destroyed before rk_.
+  absl::flat_hash_map<std::string, TopicPtr> topics_
+      ABSL_GUARDED_BY(topics_mu_);
+};
+
+}  // namespace tailor::kafka
+
+#endif  // TAILOR_LIBS_KAFKA_PRODUCER_H_

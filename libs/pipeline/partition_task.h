@@ -1,0 +1,38 @@
+// File: partition_task.h
+// Everything the processor keeps in memory for one input partition number
+// (the same number across the co-partitioned input topics): hot profiles,
+// pending timers, shared state (coupon budgets), stream time and the next
+// input offsets.
+//
+// Owned by the Processor; used from the pipeline thread only.
+#ifndef TAILOR_LIBS_PIPELINE_PARTITION_TASK_H_
+#define TAILOR_LIBS_PIPELINE_PARTITION_TASK_H_
+
+#include <array>
+#include <cstdint>
+#include <limits>
+
+#include "libs/pipeline/profile_cache.h"
+#include "libs/pipeline/timer_index.h"
+#include "tailor/v1/profile.pb.h"
+
+namespace tailor::pipeline {
+
+struct PartitionTask {
+  explicit PartitionTask(int32_t p) : partition(p) {}
+
+  int32_t partition;
+  ProfileCache profiles;
+  TimerIndex timers;
+  tailor::v1::PartitionState state;
+  bool state_dirty = false;
+  // Highest event time seen (or wall time in live mode).
+  int64_t stream_time_ms = std::numeric_limits<int64_t>::min();
+  // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when
+  // nothing was consumed since the last commit.
+  std::array<int64_t, 4> next_offsets{-1, -1, -1, -1};
+};
+
+}  // namespace tailor::pipeline
+
+#endif  // TAILOR_LIBS_PIPELINE_PARTITION_TASK_H_

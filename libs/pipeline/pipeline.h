@@ -1,0 +1,110 @@
+// File: pipeline.h
+// The Kafka shell around the Processor: joins the consumer group on the input
+// topics, polls batches, hands them to the processor, produces its outputs
+// and commits, in the order that keeps every commit durable:
+//
+//   poll -> process -> produce decisions, dead letters and changelog and wait
+//   for their delivery -> write profiles, timers and offsets in one RocksDB
+//   WriteBatch -> commit the input offsets to Kafka.
+//
+// A failed produce or store write is retried with backoff (the pipeline is
+// not ready meanwhile); no offset is committed past what is durable. On
+// assignment, consumption starts at the offset the local state reflects.
+//
+// Owned by main(); RunOnce() and everything else run on one thread, except
+// ready(), RequestReload() and RequestStop(), which any thread may call.
+#ifndef TAILOR_LIBS_PIPELINE_PIPELINE_H_
+#define TAILOR_LIBS_PIPELINE_PIPELINE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/decide/engine.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
+#include "libs/pipeline/processor.h"
+#include "libs/store/profile_store.h"
+#include "tailor/v1/config.pb.h"
+
+namespace tailor::pipeline {
+
+struct PipelineOptions {
+  // Validated, defaults applied.
+  tailor::v1::ServiceConfig config;
+  // Live mode: wall-clock time also advances idle partitions' timers.
+  bool live_time = true;
+  // Extra librdkafka properties for the consumer and the producer.
+  kafka::Properties consumer_properties;
+  kafka::Properties producer_properties;
+  // Called for every decision emitted (e.g. to print it); may be empty.
+  std::function<void(const tailor::v1::Decision&)> on_decision;
+};
+
+class Pipeline : public kafka::RebalanceListener {
+ public:
+  // Opens the store, checks the topics (the input topics must have the same
+  // partition count) and joins the group.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(
+      PipelineOptions options, std::shared_ptr<const decide::Engine> engine);
+  ~Pipeline() override;
+
+  // One poll-process-commit cycle.
+  absl::Status RunOnce();
+  // Commits what is in flight and leaves the group.
+  absl::Status Shutdown();
+  // Makes a commit that is retrying give up (call before Shutdown()).
+  void RequestStop() { stop_.store(true); }
+  // Swaps the rules at the next batch boundary.
+  void RequestReload(std::shared_ptr<const decide::Engine> engine);
+
+  // Assigned, and the last commit succeeded.
+  bool ready() const { return ready_.load(); }
+  const ProcessorStats& stats() const { return processor_->stats(); }
+  const Processor& processor() const { return *processor_; }
+  store::ProfileStore& store() { return *store_; }
+  int assigned_partitions() const { return assigned_count_.load(); }
+
+  // kafka::RebalanceListener (called on the pipeline thread inside a poll).
+  void OnPartitionsAssigned(
+      std::vector<kafka::TopicPartition>& partitions) override;
+  void OnPartitionsRevoked(const std::vector<kafka::TopicPartition>& partitions,
+                           bool lost) override;
+
+ private:
+  explicit Pipeline(PipelineOptions options);
+  absl::Status CheckTopics();
+  absl::Status Commit();
+  absl::Status ProduceOutputs();
+  tailor::v1::EventTopic KindOf(absl::string_view topic) const;
+
+  PipelineOptions options_;
+  std::unique_ptr<store::ProfileStore> store_;
+  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+
+  std::vector<kafka::Record> records_;
+  std::vector<InputRecord> inputs_;
+  // (topic, partition) pairs assigned, to know when a partition number is
+  // fully gone.
+  absl::flat_hash_set<std::pair<std::string, int32_t>> assigned_;
+  absl::Status rebalance_error_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<int> assigned_count_{0};
+  absl::Mutex reload_mu_;
+  std::shared_ptr<const decide::Engine> pending_engine_
+      ABSL_GUARDED_BY(reload_mu_);
+};
+
+}  // namespace tailor::pipeline
+
+#endif  // TAILOR_LIBS_PIPELINE_PIPELINE_H_

@@ -1,0 +1,383 @@
+#include "libs/pipeline/processor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/status_macros.h"
+#include "libs/profile/fold.h"
+
+namespace tailor::pipeline {
+namespace {
+
+using tailor::v1::Decision;
+using tailor::v1::Event;
+using tailor::v1::EventTopic;
+
+}  // namespace
+
+Processor::Processor(store::ProfileStore* store,
+                     std::shared_ptr<const decide::Engine> engine,
+                     ProcessorOptions options)
+    : store_(store),
+      engine_(std::move(engine)),
+      options_(std::move(options)),
+      profile_spec_(profile::WithDefaults(engine_->rules().profile())),
+      batch_(store_->NewBatch()) {}
+
+void Processor::SetEngine(std::shared_ptr<const decide::Engine> engine) {
+  engine_ = std::move(engine);
+  profile_spec_ = profile::WithDefaults(engine_->rules().profile());
+}
+
+absl::Status Processor::OpenPartition(int32_t partition) {
+  if (tasks_.contains(partition)) return absl::OkStatus();
+  auto task = std::make_unique<PartitionTask>(partition);
+  absl::Status parse_error;
+  TAILOR_RETURN_IF_ERROR(store_->ForEachTimer(
+      partition, [&](int64_t, absl::string_view, absl::string_view,
+                     absl::string_view value) {
+        tailor::v1::Timer timer;
+        if (!timer.ParseFromArray(value.data(), value.size())) {
+          parse_error = absl::DataLossError(
+              absl::StrCat("corrupt timer in partition ", partition));
+          return false;
+        }
+        task->timers.Load(std::move(timer));
+        return true;
+      }));
+  TAILOR_RETURN_IF_ERROR(parse_error);
+  TAILOR_ASSIGN_OR_RETURN(auto state,
+                          store_->GetMeta(absl::StrCat("pstate/", partition)));
+  if (state.has_value() && !task->state.ParseFromString(*state)) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt partition state of partition ", partition));
+  }
+  tasks_.emplace(partition, std::move(task));
+  return absl::OkStatus();
+}
+
+void Processor::ClosePartition(int32_t partition) { tasks_.erase(partition); }
+
+absl::StatusOr<std::optional<int64_t>> Processor::StoredOffset(
+    absl::string_view topic, int32_t partition) {
+  return store_->GetOffset(topic, partition);
+}
+
+PartitionTask* Processor::TaskFor(int32_t partition) {
+  auto it = tasks_.find(partition);
+  return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+size_t Processor::CapacityPerPartition() const {
+  return std::max<size_t>(
+      64, options_.profile_cache_entries / std::max<size_t>(1, tasks_.size()));
+}
+
+absl::StatusOr<CachedProfile*> Processor::LoadProfile(
+    PartitionTask& task, absl::string_view customer_id) {
+  if (CachedProfile* hit = task.profiles.Find(customer_id)) {
+    hit->last_used = batch_seq_;
+    ++stats_.cache_hits;
+    return hit;
+  }
+  ++stats_.cache_misses;
+  TAILOR_ASSIGN_OR_RETURN(
+      bool found, store_->GetProfile(task.partition, customer_id, &scratch_));
+  CachedProfile* entry = task.profiles.Insert(customer_id);
+  entry->last_used = batch_seq_;
+  if (found) {
+    if (!entry->profile.ParseFromString(scratch_)) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt profile of customer ", customer_id));
+    }
+    entry->exists = true;
+  } else {
+    entry->profile.set_customer_id(std::string(customer_id));
+  }
+  return entry;
+}
+
+// Reads the profiles of a batch's customers that are not cached with one
+// MultiGet per partition, so the per-event path only touches memory.
+absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
+  absl::flat_hash_map<int32_t, std::vector<absl::string_view>> misses;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!verdicts_[i].ok()) continue;
+    const InputRecord& rec = records[i];
+    PartitionTask* task = TaskFor(rec.partition);
+    const std::string& id = events_[i].customer_id();
+    if (CachedProfile* hit = task->profiles.Find(id)) {
+      hit->last_used = batch_seq_;
+      ++stats_.cache_hits;
+      continue;
+    }
+    // Insert a placeholder now so duplicates in the batch are read once.
+    CachedProfile* entry = task->profiles.Insert(id);
+    entry->profile.set_customer_id(id);
+    entry->last_used = batch_seq_;
+    misses[rec.partition].push_back(id);
+  }
+  for (auto& [partition, ids] : misses) {
+    stats_.cache_misses += ids.size();
+    TAILOR_RETURN_IF_ERROR(
+        store_->MultiGetProfiles(partition, ids, &miss_values_, &miss_found_));
+    PartitionTask* task = TaskFor(partition);
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (!miss_found_[k]) continue;
+      CachedProfile* entry = task->profiles.Find(ids[k]);
+      if (!entry->profile.ParseFromString(miss_values_[k])) {
+        return absl::DataLossError(
+            absl::StrCat("corrupt profile of customer ", ids[k]));
+      }
+      entry->exists = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
+                                     int64_t wall_now_ms) {
+  ++batch_seq_;
+  if (events_.size() < records.size()) events_.resize(records.size());
+  verdicts_.assign(records.size(), absl::OkStatus());
+
+  // Pass 1: decode and validate.
+  for (size_t i = 0; i < records.size(); ++i) {
+    const InputRecord& rec = records[i];
+    TAILOR_RETURN_IF_ERROR(OpenPartition(rec.partition));
+    PartitionTask* task = TaskFor(rec.partition);
+    task->next_offsets[rec.kind] = rec.offset + 1;
+    Event& event = events_[i];
+    if (!event.ParseFromArray(rec.value.data(),
+                              static_cast<int>(rec.value.size()))) {
+      verdicts_[i] = absl::InvalidArgumentError("undecodable protobuf");
+      continue;
+    }
+    verdicts_[i] =
+        profile::ValidateEvent(event, rec.kind, options_.limits, wall_now_ms);
+    if (verdicts_[i].ok() && rec.key != event.customer_id()) {
+      verdicts_[i] =
+          absl::InvalidArgumentError("message key does not match customer_id");
+    }
+  }
+
+  TAILOR_RETURN_IF_ERROR(Prefetch(records));
+
+  // Pass 2: fold and decide, in input order.
+  for (size_t i = 0; i < records.size(); ++i) {
+    const InputRecord& rec = records[i];
+    if (!verdicts_[i].ok()) {
+      EmitDeadLetter(rec, verdicts_[i].message());
+      continue;
+    }
+    const Event& event = events_[i];
+    PartitionTask& task = *TaskFor(rec.partition);
+    if (event.event_time_ms() > task.stream_time_ms) {
+      task.stream_time_ms = event.event_time_ms();
+      if (task.timers.next_fire_ms() <= task.stream_time_ms) {
+        TAILOR_RETURN_IF_ERROR(FireDue(task));
+      }
+    }
+    // Prefetch() cached every valid record's customer; timers fired above
+    // never evict.
+    ProcessEvent(task, task.profiles.Find(event.customer_id()), event, rec);
+    // A late event may set a timer that stream time has already passed.
+    if (task.timers.next_fire_ms() <= task.stream_time_ms) {
+      TAILOR_RETURN_IF_ERROR(FireDue(task));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
+                             const Event& event, const InputRecord& rec) {
+  ++stats_.events;
+  if (!entry->exists) {
+    entry->exists = true;
+    ++stats_.profiles_created;
+  }
+  task.profiles.MarkDirty(entry);
+  if (profile::FoldEvent(event, profile_spec_, &entry->profile) ==
+      profile::FoldResult::kErased) {
+    entry->profile.Clear();
+    entry->profile.set_customer_id(event.customer_id());
+    entry->exists = false;
+    entry->erased = true;
+    ++stats_.profiles_erased;
+    return;
+  }
+  outcome_.Clear();
+  engine_->OnEvent(event, &entry->profile, &task.state, &outcome_);
+  EmitOutcome(task, &rec);
+}
+
+absl::Status Processor::FireDue(PartitionTask& task) {
+  due_.clear();
+  task.timers.PopDue(task.stream_time_ms, &due_);
+  for (const tailor::v1::Timer& timer : due_) {
+    ++stats_.timers_fired;
+    TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry,
+                            LoadProfile(task, timer.customer_id()));
+    if (!entry->exists) continue;  // erased, or never known
+    outcome_.Clear();
+    engine_->OnTimer(timer, task.stream_time_ms, &entry->profile, &task.state,
+                     &outcome_);
+    if (!outcome_.decisions.empty() || !outcome_.timers.empty()) {
+      task.profiles.MarkDirty(entry);
+    }
+    EmitOutcome(task, nullptr);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::AdvanceTime(int64_t now_ms) {
+  for (auto& [partition, task] : tasks_) {
+    if (now_ms <= task->stream_time_ms) continue;
+    task->stream_time_ms = now_ms;
+    if (task->timers.next_fire_ms() <= now_ms) {
+      TAILOR_RETURN_IF_ERROR(FireDue(*task));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const std::string& Processor::TopicForKind(
+    tailor::v1::DecisionKind kind) const {
+  switch (kind) {
+    case tailor::v1::DECISION_KIND_COUPON:
+      return options_.topics.coupons();
+    case tailor::v1::DECISION_KIND_CART_REMINDER:
+      return options_.topics.cart_reminders();
+    default:
+      return options_.topics.push();
+  }
+}
+
+void Processor::EmitOutcome(PartitionTask& task, const InputRecord* source) {
+  for (const tailor::v1::Timer& timer : outcome_.timers) task.timers.Set(timer);
+  for (const Decision& decision : outcome_.decisions) {
+    task.state_dirty = true;
+    ++stats_.decisions_by_kind[decision.kind() % 5];
+    ++stats_.decisions_by_action[decision.action() % 4];
+    if (options_.on_decision) options_.on_decision(decision);
+    OutputRecord& out =
+        outputs_.emplace_back(OutputRecord{OutputKind::kDecision,
+                                           TopicForKind(decision.kind()),
+                                           -1,
+                                           decision.customer_id(),
+                                           decision.SerializeAsString(),
+                                           {}});
+    out.headers.emplace_back(kHeaderDecisionId, decision.decision_id());
+    if (source != nullptr && source->sent_ns != 0) {
+      out.headers.emplace_back(kHeaderSentNs, absl::StrCat(source->sent_ns));
+    }
+  }
+}
+
+void Processor::EmitDeadLetter(const InputRecord& rec,
+                               absl::string_view error) {
+  ++stats_.dead_letters;
+  OutputRecord& out =
+      outputs_.emplace_back(OutputRecord{OutputKind::kDeadLetter,
+                                         options_.topics.dead_letter(),
+                                         -1,
+                                         std::string(rec.key),
+                                         std::string(rec.value),
+                                         {}});
+  out.headers.emplace_back(kHeaderSourceTopic, rec.topic);
+  out.headers.emplace_back(kHeaderSourcePartition, absl::StrCat(rec.partition));
+  out.headers.emplace_back(kHeaderSourceOffset, absl::StrCat(rec.offset));
+  out.headers.emplace_back(kHeaderError, error);
+}
+
+void Processor::PrepareCommit() {
+  prepared_offsets_.clear();
+  for (auto& [partition, task_ptr] : tasks_) {
+    PartitionTask& task = *task_ptr;
+    const int32_t p = partition;
+    task.profiles.DrainDirty([&](const std::string& id, CachedProfile& entry) {
+      if (entry.erased && !entry.exists) {
+        batch_.DeleteProfile(p, id);
+        if (options_.emit_changelog) {
+          outputs_.push_back(OutputRecord{OutputKind::kChangelog,
+                                          options_.topics.changelog(),
+                                          p,
+                                          id,
+                                          std::string(),
+                                          {}});
+        }
+        return;
+      }
+      if (!entry.exists) return;
+      entry.profile.SerializeToString(&scratch_);
+      batch_.PutProfile(p, id, scratch_);
+      if (options_.emit_changelog) {
+        outputs_.push_back(OutputRecord{OutputKind::kChangelog,
+                                        options_.topics.changelog(),
+                                        p,
+                                        id,
+                                        scratch_,
+                                        {}});
+      }
+    });
+    for (TimerIndex::Change& change : task.timers.pending_changes()) {
+      if (change.put) {
+        batch_.PutTimer(p, change.key.fire_at_ms, change.key.customer_id,
+                        change.key.timer_id, change.value);
+      } else {
+        batch_.DeleteTimer(p, change.key.fire_at_ms, change.key.customer_id,
+                           change.key.timer_id);
+      }
+    }
+    task.timers.pending_changes().clear();
+    if (task.state_dirty) {
+      batch_.PutMeta(absl::StrCat("pstate/", p),
+                     task.state.SerializeAsString());
+      task.state_dirty = false;
+    }
+    for (int kind = 1; kind < 4; ++kind) {
+      if (task.next_offsets[kind] < 0) continue;
+      const std::string& topic = kind == tailor::v1::EVENT_TOPIC_CLICKSTREAM
+                                     ? options_.topics.clickstream()
+                                 : kind == tailor::v1::EVENT_TOPIC_ORDERS
+                                     ? options_.topics.orders()
+                                     : options_.topics.privacy();
+      batch_.PutOffset(topic, p, task.next_offsets[kind]);
+      prepared_offsets_.push_back(
+          TopicOffset{topic, p, task.next_offsets[kind]});
+      task.next_offsets[kind] = -1;
+    }
+  }
+}
+
+absl::Status Processor::WriteState() {
+  if (batch_.Count() > 0) {
+    TAILOR_RETURN_IF_ERROR(store_->Commit(&batch_));
+  }
+  ++stats_.commits;
+  outputs_.clear();
+  committed_offsets_.swap(prepared_offsets_);
+  prepared_offsets_.clear();
+  for (auto& [partition, task] : tasks_) {
+    task->profiles.EvictTo(CapacityPerPartition());
+  }
+  return absl::OkStatus();
+}
+
+bool Processor::idle() const { return outputs_.empty() && batch_.Count() == 0; }
+
+size_t Processor::cached_profiles() const {
+  size_t n = 0;
+  for (const auto& [p, task] : tasks_) n += task->profiles.size();
+  return n;
+}
+
+size_t Processor::pending_timers() const {
+  size_t n = 0;
+  for (const auto& [p, task] : tasks_) n += task->timers.size();
+  return n;
+}
+
+}  // namespace tailor::pipeline

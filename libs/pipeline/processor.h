@@ -1,0 +1,149 @@
+// File: processor.h
+// The processing core of one personalizer: decode, validate, fold, decide and
+// prepare the commit for batches of input records. It knows RocksDB (through
+// ProfileStore) but not Kafka: the shell (Pipeline) feeds it records and
+// produces its outputs, so the engine benchmark can drive it without a broker.
+//
+// Commit protocol, per batch:
+//   ProcessBatch() -> PrepareCommit() -> produce outputs() and wait for their
+//   delivery -> WriteState() -> commit committable_offsets() to Kafka.
+// The store write carries the input offsets, so local state and its position
+// in the input always move together; decisions are durable in Kafka before
+// the state that remembers them, so a crash can repeat a decision (with the
+// same id) but never lose one.
+//
+// Owned by the pipeline; every method is called from the pipeline thread.
+#ifndef TAILOR_LIBS_PIPELINE_PROCESSOR_H_
+#define TAILOR_LIBS_PIPELINE_PROCESSOR_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "libs/decide/engine.h"
+#include "libs/pipeline/partition_task.h"
+#include "libs/pipeline/records.h"
+#include "libs/profile/validate.h"
+#include "libs/store/profile_store.h"
+#include "tailor/v1/config.pb.h"
+#include "tailor/v1/decision.pb.h"
+
+namespace tailor::pipeline {
+
+struct ProcessorOptions {
+  tailor::v1::TopicsConfig topics;  // names, defaults applied
+  tailor::profile::ValidationLimits limits;
+  size_t profile_cache_entries = 200000;  // across all partitions
+  bool emit_changelog = true;
+  // Called for every decision emitted (e.g. to print it); may be empty.
+  std::function<void(const tailor::v1::Decision&)> on_decision;
+};
+
+// Counters since start; read by the shell for metrics and the summary.
+struct ProcessorStats {
+  int64_t events = 0;        // valid events folded
+  int64_t dead_letters = 0;  // invalid records sent to the DLQ
+  int64_t timers_fired = 0;
+  int64_t cache_hits = 0;
+  int64_t cache_misses = 0;
+  int64_t profiles_created = 0;
+  int64_t profiles_erased = 0;
+  int64_t commits = 0;
+  // Indexed by tailor::v1::DecisionKind and DecisionAction.
+  std::array<int64_t, 5> decisions_by_kind{};
+  std::array<int64_t, 4> decisions_by_action{};
+};
+
+class Processor {
+ public:
+  Processor(store::ProfileStore* store,
+            std::shared_ptr<const decide::Engine> engine,
+            ProcessorOptions options);
+
+  // Swaps the rules engine; takes effect for the next record.
+  void SetEngine(std::shared_ptr<const decide::Engine> engine);
+
+  // Loads a partition's timers and shared state. Idempotent.
+  absl::Status OpenPartition(int32_t partition);
+  // Forgets a partition's in-memory state. Commit first.
+  void ClosePartition(int32_t partition);
+  // Where the local state of this input topic partition stops, if known.
+  absl::StatusOr<std::optional<int64_t>> StoredOffset(absl::string_view topic,
+                                                      int32_t partition);
+
+  // Processes a batch; `wall_now_ms` bounds how far in the future an event
+  // may lie. A store read error leaves the in-memory state unusable: the
+  // caller must close the affected partitions and start over from the store.
+  absl::Status ProcessBatch(absl::Span<const InputRecord> records,
+                            int64_t wall_now_ms);
+  // Advances stream time of every open partition to at least `now_ms` and
+  // fires the timers due (live mode: wall-clock time moves idle partitions).
+  absl::Status AdvanceTime(int64_t now_ms);
+
+  // Serializes dirty state into the pending store batch and adds changelog
+  // records to outputs(). Call once after the batches to commit.
+  void PrepareCommit();
+  // What to produce before WriteState().
+  const std::vector<OutputRecord>& outputs() const { return outputs_; }
+  // Writes the prepared state atomically; on success clears outputs() and
+  // makes committable_offsets() the offsets just written. Retry on error.
+  absl::Status WriteState();
+  const std::vector<TopicOffset>& committable_offsets() const {
+    return committed_offsets_;
+  }
+  // True when nothing is waiting to be prepared or written.
+  bool idle() const;
+
+  const ProcessorStats& stats() const { return stats_; }
+  size_t cached_profiles() const;
+  size_t pending_timers() const;
+
+ private:
+  PartitionTask* TaskFor(int32_t partition);  // opened on first use
+  absl::StatusOr<CachedProfile*> LoadProfile(PartitionTask& task,
+                                             absl::string_view customer_id);
+  absl::Status Prefetch(absl::Span<const InputRecord> records);
+  absl::Status FireDue(PartitionTask& task);
+  void ProcessEvent(PartitionTask& task, CachedProfile* entry,
+                    const tailor::v1::Event& event, const InputRecord& rec);
+  void EmitOutcome(PartitionTask& task, const InputRecord* source);
+  void EmitDeadLetter(const InputRecord& rec, absl::string_view error);
+  const std::string& TopicForKind(tailor::v1::DecisionKind kind) const;
+  size_t CapacityPerPartition() const;
+
+  store::ProfileStore* store_;
+  std::shared_ptr<const decide::Engine> engine_;
+  ProcessorOptions options_;
+  tailor::v1::ProfileSpec profile_spec_;  // defaults applied
+
+  absl::flat_hash_map<int32_t, std::unique_ptr<PartitionTask>> tasks_;
+  uint64_t batch_seq_ = 0;
+
+  // Reused across batches to avoid per-event allocation.
+  std::vector<tailor::v1::Event> events_;
+  std::vector<absl::Status> verdicts_;
+  std::vector<tailor::v1::Timer> due_;
+  decide::Outcome outcome_;
+  std::string scratch_;
+  std::vector<absl::string_view> miss_ids_;
+  std::vector<std::string> miss_values_;
+  std::vector<bool> miss_found_;
+
+  store::ProfileStore::Batch batch_;
+  std::vector<OutputRecord> outputs_;
+  std::vector<TopicOffset> prepared_offsets_;
+  std::vector<TopicOffset> committed_offsets_;
+  ProcessorStats stats_;
+};
+
+}  // namespace tailor::pipeline
+
+#endif  // TAILOR_LIBS_PIPELINE_PROCESSOR_H_

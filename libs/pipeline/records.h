@@ -1,0 +1,60 @@
+// File: records.h
+// The records that cross the boundary between the Kafka shell and the
+// processor: an input record (views into a consumed message) and an output
+// record (owned bytes to produce).
+#ifndef TAILOR_LIBS_PIPELINE_RECORDS_H_
+#define TAILOR_LIBS_PIPELINE_RECORDS_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "tailor/v1/events.pb.h"
+
+namespace tailor::pipeline {
+
+// Header names tailor reads and writes.
+inline constexpr absl::string_view kHeaderSentNs = "tailor-sent-ns";
+inline constexpr absl::string_view kHeaderSourceTopic = "tailor-source-topic";
+inline constexpr absl::string_view kHeaderSourcePartition =
+    "tailor-source-partition";
+inline constexpr absl::string_view kHeaderSourceOffset = "tailor-source-offset";
+inline constexpr absl::string_view kHeaderError = "tailor-error";
+inline constexpr absl::string_view kHeaderDecisionId = "tailor-decision-id";
+
+// One consumed input message. The views stay valid until the batch is done.
+struct InputRecord {
+  tailor::v1::EventTopic kind = tailor::v1::EVENT_TOPIC_UNSPECIFIED;
+  absl::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  absl::string_view key;
+  absl::string_view value;
+  // Wall-clock time the producer sent it (header tailor-sent-ns), 0 if absent.
+  int64_t sent_ns = 0;
+};
+
+enum class OutputKind { kDecision, kDeadLetter, kChangelog };
+
+// One message to produce.
+struct OutputRecord {
+  OutputKind kind;
+  std::string topic;
+  int32_t partition = -1;  // -1: chosen by the partitioner from the key
+  std::string key;
+  std::string value;  // empty with kChangelog: a tombstone
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// The next offset to consume of one input topic partition.
+struct TopicOffset {
+  std::string topic;
+  int32_t partition;
+  int64_t next_offset;
+};
+
+}  // namespace tailor::pipeline
+
+#endif  // TAILOR_LIBS_PIPELINE_RECORDS_H_

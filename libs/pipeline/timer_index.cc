@@ -1,0 +1,48 @@
+#include "libs/pipeline/timer_index.h"
+
+#include <limits>
+#include <utility>
+
+namespace tailor::pipeline {
+
+void TimerIndex::Load(tailor::v1::Timer timer) {
+  Key key{timer.fire_at_ms(), timer.customer_id(), timer.timer_id()};
+  by_id_[{key.customer_id, key.timer_id}] = key.fire_at_ms;
+  timers_.insert_or_assign(std::move(key), std::move(timer));
+}
+
+void TimerIndex::Remove(const Key& key) {
+  timers_.erase(key);
+  changes_.push_back(Change{key, false, {}});
+}
+
+void TimerIndex::Set(const tailor::v1::Timer& timer) {
+  auto [it, inserted] =
+      by_id_.try_emplace(std::make_pair(timer.customer_id(), timer.timer_id()),
+                         timer.fire_at_ms());
+  if (!inserted) {
+    if (it->second != timer.fire_at_ms()) {
+      Remove(Key{it->second, timer.customer_id(), timer.timer_id()});
+    }
+    it->second = timer.fire_at_ms();
+  }
+  Key key{timer.fire_at_ms(), timer.customer_id(), timer.timer_id()};
+  changes_.push_back(Change{key, true, timer.SerializeAsString()});
+  timers_.insert_or_assign(std::move(key), timer);
+}
+
+void TimerIndex::PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due) {
+  while (!timers_.empty() && timers_.begin()->first.fire_at_ms <= now_ms) {
+    auto node = timers_.extract(timers_.begin());
+    by_id_.erase(std::make_pair(node.key().customer_id, node.key().timer_id));
+    changes_.push_back(Change{node.key(), false, {}});
+    due->push_back(std::move(node.mapped()));
+  }
+}
+
+int64_t TimerIndex::next_fire_ms() const {
+  return timers_.empty() ? std::numeric_limits<int64_t>::max()
+                         : timers_.begin()->first.fire_at_ms;
+}
+
+}  // namespace tailor::pipeline

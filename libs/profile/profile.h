@@ -1,0 +1,10 @@
+// File: profile.h
+// Umbrella header of tailor::profile: event validation (validate.h) and the
+// pure profile fold (fold.h). Include the narrower header where one suffices.
+#ifndef TAILOR_LIBS_PROFILE_PROFILE_H_
+#define TAILOR_LIBS_PROFILE_PROFILE_H_
+
+#include "libs/profile/fold.h"
+#include "libs/profile/validate.h"
+
+#endif  // TAILOR_LIBS_PROFILE_PROFILE_H_

@@ -1,0 +1,468 @@
+#include "libs/store/profile_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/log.h"
+#include "libs/base/status_macros.h"
+#include "libs/store/keys.h"
+
+namespace tailor::store {
+namespace {
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+// Column family order in handles_.
+constexpr size_t kCfDefault = 0;
+constexpr size_t kCfProfiles = 1;
+constexpr size_t kCfTimers = 2;
+constexpr size_t kCfMeta = 3;
+constexpr const char* kProfilesCf = "profiles";
+constexpr const char* kTimersCf = "timers";
+constexpr const char* kMetaCf = "meta";
+
+rocksdb::CompressionType PickCompression() {
+  for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
+    if (c == rocksdb::kLZ4Compression) return c;
+  }
+  return rocksdb::kNoCompression;
+}
+
+absl::Status CheckPartition(int32_t partition) {
+  if (partition < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition must be >= 0, got ", partition));
+  }
+  return absl::OkStatus();
+}
+
+rocksdb::Slice ToSlice(absl::string_view v) {
+  return rocksdb::Slice(v.data(), v.size());
+}
+
+absl::string_view ToView(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// Column family options sharing one block cache. `bloom` adds a 10-bit bloom
+// filter for point lookups (profiles); scanned families go without.
+rocksdb::ColumnFamilyOptions MakeCfOptions(
+    const std::shared_ptr<rocksdb::Cache>& cache, bool bloom,
+    int64_t write_buffer_bytes, rocksdb::CompressionType compression) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (bloom) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.optimize_filters_for_memory = true;
+  }
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.write_buffer_size = static_cast<size_t>(write_buffer_bytes);
+  cf.max_write_buffer_number = 2;
+  cf.min_write_buffer_number_to_merge = 1;
+  cf.compression = compression;
+  cf.bottommost_compression = compression;
+  cf.level_compaction_dynamic_level_bytes = true;
+  return cf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Batch
+
+ProfileStore::Batch::Batch(rocksdb::ColumnFamilyHandle* profiles,
+                           rocksdb::ColumnFamilyHandle* timers,
+                           rocksdb::ColumnFamilyHandle* meta)
+    : profiles_(profiles), timers_(timers), meta_(meta) {}
+
+void ProfileStore::Batch::Check(bool ok, absl::string_view what) {
+  if (!ok && status_.ok()) status_ = absl::InvalidArgumentError(what);
+}
+
+void ProfileStore::Batch::Record(const rocksdb::Status& s,
+                                 absl::string_view what) {
+  if (!s.ok() && status_.ok()) status_ = RocksStatus(s, what);
+}
+
+void ProfileStore::Batch::PutProfile(int32_t partition,
+                                     absl::string_view customer_id,
+                                     absl::string_view value) {
+  Check(partition >= 0, "PutProfile: partition must be >= 0");
+  keys::EncodeProfileKey(partition, customer_id, &key_);
+  Record(batch_.Put(profiles_, key_, ToSlice(value)), "PutProfile");
+}
+
+void ProfileStore::Batch::DeleteProfile(int32_t partition,
+                                        absl::string_view customer_id) {
+  Check(partition >= 0, "DeleteProfile: partition must be >= 0");
+  keys::EncodeProfileKey(partition, customer_id, &key_);
+  Record(batch_.Delete(profiles_, key_), "DeleteProfile");
+}
+
+void ProfileStore::Batch::PutTimer(int32_t partition, int64_t fire_at_ms,
+                                   absl::string_view customer_id,
+                                   absl::string_view timer_id,
+                                   absl::string_view value) {
+  Check(partition >= 0, "PutTimer: partition must be >= 0");
+  Check(keys::ValidCustomerIdForTimer(customer_id),
+        "PutTimer: customer id contains a 0x00 byte");
+  keys::EncodeTimerKey(partition, fire_at_ms, customer_id, timer_id, &key_);
+  Record(batch_.Put(timers_, key_, ToSlice(value)), "PutTimer");
+}
+
+void ProfileStore::Batch::DeleteTimer(int32_t partition, int64_t fire_at_ms,
+                                      absl::string_view customer_id,
+                                      absl::string_view timer_id) {
+  Check(partition >= 0, "DeleteTimer: partition must be >= 0");
+  Check(keys::ValidCustomerIdForTimer(customer_id),
+        "DeleteTimer: customer id contains a 0x00 byte");
+  keys::EncodeTimerKey(partition, fire_at_ms, customer_id, timer_id, &key_);
+  Record(batch_.Delete(timers_, key_), "DeleteTimer");
+}
+
+void ProfileStore::Batch::PutOffset(absl::string_view topic, int32_t partition,
+                                    int64_t next_offset) {
+  Check(partition >= 0, "PutOffset: partition must be >= 0");
+  Check(!topic.empty() && !absl::StrContains(topic, '/'),
+        "PutOffset: topic must be non-empty and contain no '/'");
+  Record(batch_.Put(meta_, keys::OffsetKey(topic, partition),
+                    keys::EncodeOffsetValue(next_offset)),
+         "PutOffset");
+}
+
+void ProfileStore::Batch::PutMeta(absl::string_view key,
+                                  absl::string_view value) {
+  Record(batch_.Put(meta_, ToSlice(key), ToSlice(value)), "PutMeta");
+}
+
+size_t ProfileStore::Batch::Count() const {
+  return static_cast<size_t>(batch_.Count());
+}
+
+size_t ProfileStore::Batch::ByteSize() const { return batch_.GetDataSize(); }
+
+void ProfileStore::Batch::Clear() {
+  batch_.Clear();
+  status_ = absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// ProfileStore
+
+absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
+    const StoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("store path is empty");
+  }
+  if (options.block_cache_mb < 1 || options.write_buffer_mb < 1) {
+    return absl::InvalidArgumentError(
+        "block_cache_mb and write_buffer_mb must be >= 1");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create store directory ",
+                                            options.path, ": ", ec.message()));
+  }
+
+  std::unique_ptr<ProfileStore> store(new ProfileStore());
+  store->options_ = options;
+
+  // One cache bounds both block memory and memtables: the write buffer
+  // manager charges memtable memory to it, so blocks get what memtables do
+  // not use.
+  const int64_t memtable_budget = 2 * options.write_buffer_mb * kMiB;
+  store->cache_ = rocksdb::NewLRUCache(
+      static_cast<size_t>(options.block_cache_mb * kMiB + memtable_budget));
+  store->write_buffer_manager_ = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(memtable_budget), store->cache_);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.write_buffer_manager = store->write_buffer_manager_;
+  // Restores write without WAL; flushing all families together keeps
+  // offsets in `meta` from getting ahead of the profiles they cover.
+  db_options.atomic_flush = true;
+  db_options.bytes_per_sync = 1 * kMiB;
+  db_options.max_total_wal_size = static_cast<uint64_t>(4 * memtable_budget);
+  db_options.keep_log_file_num = 4;
+  if (options.env != nullptr) db_options.env = options.env;
+
+  const rocksdb::CompressionType compression = PickCompression();
+  const int64_t profiles_wb = options.write_buffer_mb * kMiB;
+  const int64_t small_wb = std::max<int64_t>(4 * kMiB, profiles_wb / 8);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName,
+       MakeCfOptions(store->cache_, false, 4 * kMiB, compression)},
+      {kProfilesCf,
+       MakeCfOptions(store->cache_, true, profiles_wb, compression)},
+      {kTimersCf, MakeCfOptions(store->cache_, false, small_wb, compression)},
+      {kMetaCf, MakeCfOptions(store->cache_, false, small_wb, compression)},
+  };
+
+  rocksdb::DB* raw_db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  TAILOR_RETURN_IF_ERROR(
+      RocksStatus(rocksdb::DB::Open(db_options, options.path, descriptors,
+                                    &handles, &raw_db),
+                  absl::StrCat("open store ", options.path)));
+  store->db_.reset(raw_db);
+  store->handles_ = std::move(handles);
+  store->profiles_ = store->handles_[kCfProfiles];
+  store->timers_ = store->handles_[kCfTimers];
+  store->meta_ = store->handles_[kCfMeta];
+  spdlog::info(
+      "store: opened {} (block cache {} MiB, write buffer {} MiB, {})",
+      options.path, options.block_cache_mb, options.write_buffer_mb,
+      compression == rocksdb::kLZ4Compression ? "lz4" : "no compression");
+  return store;
+}
+
+ProfileStore::~ProfileStore() {
+  absl::Status s = Close();
+  if (!s.ok()) spdlog::error("store: close failed: {}", s.ToString());
+}
+
+absl::Status ProfileStore::Close() {
+  if (db_ == nullptr) return absl::OkStatus();
+  absl::Status result;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    absl::Status s =
+        RocksStatus(db_->DestroyColumnFamilyHandle(h), "destroy cf handle");
+    if (result.ok()) result = s;
+  }
+  handles_.clear();
+  profiles_ = timers_ = meta_ = nullptr;
+  absl::Status s = RocksStatus(db_->Close(), "close store");
+  if (result.ok()) result = s;
+  db_.reset();
+  return result;
+}
+
+absl::StatusOr<bool> ProfileStore::GetProfile(int32_t partition,
+                                              absl::string_view customer_id,
+                                              std::string* value) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const std::string key = keys::ProfileKey(partition, customer_id);
+  rocksdb::PinnableSlice pinned;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), profiles_, key, &pinned);
+  if (s.IsNotFound()) return false;
+  TAILOR_RETURN_IF_ERROR(RocksStatus(s, "get profile"));
+  value->assign(pinned.data(), pinned.size());
+  return true;
+}
+
+absl::Status ProfileStore::MultiGetProfiles(
+    int32_t partition, absl::Span<const absl::string_view> customer_ids,
+    std::vector<std::string>* values, std::vector<bool>* found) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const size_t n = customer_ids.size();
+  values->resize(n);
+  found->assign(n, false);
+  if (n == 0) return absl::OkStatus();
+
+  // All keys in one buffer; the slices point into it once it is complete.
+  size_t total = 0;
+  for (absl::string_view id : customer_ids) {
+    total += keys::kPartitionPrefixSize + id.size();
+  }
+  multiget_keys_.clear();
+  multiget_keys_.reserve(total);
+  for (absl::string_view id : customer_ids) {
+    keys::AppendPartitionPrefix(partition, &multiget_keys_);
+    multiget_keys_.append(id.data(), id.size());
+  }
+  std::vector<rocksdb::Slice> key_slices;
+  key_slices.reserve(n);
+  size_t pos = 0;
+  for (absl::string_view id : customer_ids) {
+    const size_t len = keys::kPartitionPrefixSize + id.size();
+    key_slices.emplace_back(multiget_keys_.data() + pos, len);
+    pos += len;
+  }
+  std::vector<rocksdb::PinnableSlice> pinned(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), profiles_, n, key_slices.data(),
+                pinned.data(), statuses.data(), /*sorted_input=*/false);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) {
+      (*values)[i].clear();
+      continue;
+    }
+    TAILOR_RETURN_IF_ERROR(RocksStatus(statuses[i], "multiget profiles"));
+    (*values)[i].assign(pinned[i].data(), pinned[i].size());
+    (*found)[i] = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int64_t>> ProfileStore::GetOffset(
+    absl::string_view topic, int32_t partition) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const std::string key = keys::OffsetKey(topic, partition);
+  TAILOR_ASSIGN_OR_RETURN(std::optional<std::string> raw, GetMeta(key));
+  if (!raw.has_value()) return std::optional<int64_t>();
+  std::optional<int64_t> offset = keys::DecodeOffsetValue(*raw);
+  if (!offset.has_value()) {
+    return absl::DataLossError(absl::StrCat("offset value of ", key, " has ",
+                                            raw->size(), " bytes, want 8"));
+  }
+  return offset;
+}
+
+absl::StatusOr<std::optional<std::string>> ProfileStore::GetMeta(
+    absl::string_view key) {
+  rocksdb::PinnableSlice pinned;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_, ToSlice(key), &pinned);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  TAILOR_RETURN_IF_ERROR(RocksStatus(s, absl::StrCat("get meta ", key)));
+  return std::optional<std::string>(std::string(pinned.data(), pinned.size()));
+}
+
+absl::Status ProfileStore::ForEachTimer(
+    int32_t partition,
+    absl::FunctionRef<bool(int64_t, absl::string_view, absl::string_view,
+                           absl::string_view)>
+        fn) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const std::string lower = keys::PartitionPrefix(partition);
+  const std::string upper = keys::PartitionUpperBound(partition);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read_options, timers_));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    std::optional<keys::TimerKeyParts> parts =
+        keys::DecodeTimerKey(ToView(it->key()));
+    if (!parts.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("malformed timer key in partition ", partition));
+    }
+    if (!fn(parts->fire_at_ms, parts->customer_id, parts->timer_id,
+            ToView(it->value()))) {
+      break;
+    }
+  }
+  return RocksStatus(it->status(), "iterate timers");
+}
+
+absl::Status ProfileStore::ForEachProfile(
+    int32_t partition,
+    absl::FunctionRef<bool(absl::string_view, absl::string_view)> fn) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const std::string lower = keys::PartitionPrefix(partition);
+  const std::string upper = keys::PartitionUpperBound(partition);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read_options, profiles_));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    absl::string_view key = ToView(it->key());
+    if (!fn(key.substr(keys::kPartitionPrefixSize), ToView(it->value()))) {
+      break;
+    }
+  }
+  return RocksStatus(it->status(), "iterate profiles");
+}
+
+absl::Status ProfileStore::DropPartition(int32_t partition) {
+  TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
+  const std::string lower = keys::PartitionPrefix(partition);
+  const std::string upper = keys::PartitionUpperBound(partition);
+  rocksdb::WriteBatch batch;
+  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(profiles_, lower, upper),
+                                     "drop partition profiles"));
+  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(timers_, lower, upper),
+                                     "drop partition timers"));
+  // Offsets of every topic for this partition.
+  {
+    const std::string prefix(keys::kOffsetKeyPrefix);
+    std::string prefix_end = prefix;
+    prefix_end.back() += 1;  // "offset0": just after every "offset/..." key.
+    rocksdb::Slice upper_slice(prefix_end);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read_options, meta_));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      std::optional<keys::OffsetKeyParts> parts =
+          keys::DecodeOffsetKey(ToView(it->key()));
+      if (parts.has_value() && parts->partition == partition) {
+        TAILOR_RETURN_IF_ERROR(
+            RocksStatus(batch.Delete(meta_, it->key()), "drop offset"));
+      }
+    }
+    TAILOR_RETURN_IF_ERROR(RocksStatus(it->status(), "scan offsets"));
+  }
+  TAILOR_RETURN_IF_ERROR(
+      RocksStatus(batch.Delete(meta_, keys::PartitionStateKey(partition)),
+                  "drop partition state"));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  return RocksStatus(db_->Write(write_options, &batch),
+                     absl::StrCat("drop partition ", partition));
+}
+
+ProfileStore::Batch ProfileStore::NewBatch() {
+  return Batch(profiles_, timers_, meta_);
+}
+
+absl::Status ProfileStore::Commit(Batch* batch, bool disable_wal) {
+  TAILOR_RETURN_IF_ERROR(batch->status_);
+  if (batch->batch_.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes && !disable_wal;
+  write_options.disableWAL = disable_wal;
+  TAILOR_RETURN_IF_ERROR(
+      RocksStatus(db_->Write(write_options, &batch->batch_), "commit batch"));
+  batch->Clear();
+  return absl::OkStatus();
+}
+
+absl::Status ProfileStore::Flush() {
+  rocksdb::FlushOptions flush_options;
+  flush_options.wait = true;
+  return RocksStatus(db_->Flush(flush_options, handles_), "flush store");
+}
+
+ProfileStore::Stats ProfileStore::GetStats() {
+  Stats stats;
+  uint64_t v = 0;
+  if (db_->GetIntProperty(profiles_, rocksdb::DB::Properties::kEstimateNumKeys,
+                          &v)) {
+    stats.estimated_profiles = static_cast<int64_t>(v);
+  }
+  const size_t cache_usage = cache_->GetUsage();
+  const size_t reserved = write_buffer_manager_->dummy_entries_in_cache_usage();
+  stats.block_cache_usage =
+      static_cast<int64_t>(cache_usage > reserved ? cache_usage - reserved : 0);
+  if (db_->GetAggregatedIntProperty(
+          rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) {
+    stats.memtable_bytes = static_cast<int64_t>(v);
+  }
+  return stats;
+}
+
+}  // namespace tailor::store

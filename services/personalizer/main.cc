@@ -1,0 +1,260 @@
+// The personalizer service: reads clickstream, order and privacy events,
+// keeps customer profiles in RocksDB and emits personalization decisions.
+//
+//   personalizer --config=personalizer.yaml [--bootstrap_servers=...]
+//
+// SIGTERM/SIGINT finish the batch, commit and leave the group; SIGHUP reloads
+// the rules file (an invalid file is refused and the old rules keep running).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "libs/base/log.h"
+#include "libs/base/status_macros.h"
+#include "libs/config/service_config.h"
+#include "libs/config/yaml_proto.h"
+#include "libs/decide/engine.h"
+#include "libs/pipeline/pipeline.h"
+#include "services/personalizer/decision_line.h"
+#include "services/personalizer/http_server.h"
+#include "services/personalizer/metrics.h"
+
+ABSL_FLAG(std::string, config, "", "Service config file (YAML).");
+ABSL_FLAG(std::string, bootstrap_servers, "",
+          "Kafka bootstrap servers (overrides the config file).");
+ABSL_FLAG(std::string, bootstrap_file, "",
+          "File holding a line bootstrap.servers=... (as written by "
+          "devbroker); waited for up to 30 s.");
+ABSL_FLAG(std::string, state_dir, "", "RocksDB state directory (overrides).");
+ABSL_FLAG(std::string, group_id, "", "Consumer group (overrides).");
+ABSL_FLAG(std::string, group_instance_id, "",
+          "Static group membership id (overrides).");
+ABSL_FLAG(std::string, rules, "", "Rules file (overrides rules_file).");
+ABSL_FLAG(std::string, http_address, "",
+          "host:port for /metrics /healthz /readyz, or \"off\" (overrides).");
+ABSL_FLAG(bool, print_decisions, false, "Print each decision as a line.");
+ABSL_FLAG(int, print_decisions_per_kind_per_s, 0,
+          "With --print_decisions: at most this many lines per decision kind "
+          "per second (0: all).");
+ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(),
+          "Stop after this long (0: run until SIGTERM).");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+
+namespace tailor {
+namespace {
+
+absl::StatusOr<std::string> ReadBootstrapFile(const std::string& path) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    std::string line;
+    absl::string_view servers;
+    if (in && std::getline(in, line) &&
+        absl::ConsumePrefix(&(servers = line), "bootstrap.servers=") &&
+        !servers.empty()) {
+      return std::string(servers);
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "bootstrap_file: no bootstrap.servers= line in ", path, " after 30 s"));
+}
+
+absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
+  tailor::v1::ServiceConfig cfg;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    TAILOR_RETURN_IF_ERROR(config::LoadYamlFileIntoProto(path, &cfg));
+  }
+  if (auto v = absl::GetFlag(FLAGS_bootstrap_servers); !v.empty()) {
+    cfg.set_bootstrap_servers(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_bootstrap_file); !v.empty()) {
+    TAILOR_ASSIGN_OR_RETURN(std::string servers, ReadBootstrapFile(v));
+    cfg.set_bootstrap_servers(servers);
+  }
+  if (auto v = absl::GetFlag(FLAGS_state_dir); !v.empty()) cfg.set_state_dir(v);
+  if (auto v = absl::GetFlag(FLAGS_group_id); !v.empty()) cfg.set_group_id(v);
+  if (auto v = absl::GetFlag(FLAGS_group_instance_id); !v.empty()) {
+    cfg.set_group_instance_id(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_rules); !v.empty()) cfg.set_rules_file(v);
+  if (auto v = absl::GetFlag(FLAGS_http_address); !v.empty()) {
+    cfg.set_http_address(v);
+  }
+  if (absl::GetFlag(FLAGS_print_decisions)) cfg.set_print_decisions(true);
+  config::ApplyServiceDefaults(&cfg);
+  TAILOR_RETURN_IF_ERROR(config::ValidateServiceConfig(cfg));
+  return cfg;
+}
+
+absl::StatusOr<std::shared_ptr<const decide::Engine>> LoadRules(
+    const std::string& path) {
+  tailor::v1::RulesConfig rules = decide::DefaultRules();
+  if (!path.empty()) {
+    rules.Clear();
+    TAILOR_RETURN_IF_ERROR(config::LoadYamlFileIntoProto(path, &rules));
+  }
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<decide::Engine> engine,
+                          decide::Engine::Create(rules));
+  return std::shared_ptr<const decide::Engine>(std::move(engine));
+}
+
+void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed) {
+  const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
+  const auto kind = [&](tailor::v1::DecisionKind k) {
+    return s.decisions_by_kind[k];
+  };
+  std::printf(
+      "summary: events=%lld dead_letters=%lld new_profiles=%lld "
+      "decisions: cart_reminder=%lld push=%lld coupon=%lld agent=%lld "
+      "(sent=%lld held_out=%lld suppressed=%lld) timers_fired=%lld "
+      "elapsed_s=%.1f events_per_s=%.0f\n",
+      static_cast<long long>(s.events), static_cast<long long>(s.dead_letters),
+      static_cast<long long>(s.profiles_created),
+      static_cast<long long>(kind(tailor::v1::DECISION_KIND_CART_REMINDER)),
+      static_cast<long long>(kind(tailor::v1::DECISION_KIND_PUSH)),
+      static_cast<long long>(kind(tailor::v1::DECISION_KIND_COUPON)),
+      static_cast<long long>(kind(tailor::v1::DECISION_KIND_AGENT_ESCALATION)),
+      static_cast<long long>(
+          s.decisions_by_action[tailor::v1::DECISION_ACTION_SEND]),
+      static_cast<long long>(
+          s.decisions_by_action[tailor::v1::DECISION_ACTION_HOLD_OUT]),
+      static_cast<long long>(
+          s.decisions_by_action[tailor::v1::DECISION_ACTION_SUPPRESSED]),
+      static_cast<long long>(s.timers_fired), seconds,
+      static_cast<double>(s.events) / seconds);
+  std::fflush(stdout);
+}
+
+int Main() {
+  // Signals are taken by a dedicated thread; block them everywhere else
+  // before any other thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<tailor::v1::ServiceConfig> cfg = LoadServiceConfig();
+  if (!cfg.ok()) {
+    spdlog::error("refusing to start: {}", cfg.status().message());
+    return 2;
+  }
+  auto engine = LoadRules(cfg->rules_file());
+  if (!engine.ok()) {
+    spdlog::error("refusing to start: rules: {}", engine.status().message());
+    return 2;
+  }
+
+  pipeline::PipelineOptions options;
+  options.config = *cfg;
+  DecisionPrinter printer(absl::GetFlag(FLAGS_print_decisions_per_kind_per_s));
+  if (cfg->print_decisions()) {
+    options.on_decision = [&printer](const tailor::v1::Decision& d) {
+      printer.Print(d);
+    };
+  }
+  auto pipeline = pipeline::Pipeline::Create(std::move(options), *engine);
+  if (!pipeline.ok()) {
+    spdlog::error("refusing to start: {}", pipeline.status().message());
+    return 2;
+  }
+  pipeline::Pipeline& p = **pipeline;
+
+  PersonalizerMetrics metrics;
+  std::unique_ptr<HttpServer> http;
+  if (const auto address = config::HttpListenAddress(*cfg); address) {
+    auto server = HttpServer::Start(*address, metrics.registry(),
+                                    [&p] { return p.ready(); });
+    if (!server.ok()) {
+      spdlog::error("refusing to start: {}", server.status().message());
+      return 2;
+    }
+    http = std::move(*server);
+    spdlog::info("serving /metrics /healthz /readyz on port {}", http->port());
+  }
+
+  std::atomic<bool> stop{false};
+  std::thread signal_thread([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        auto reloaded = LoadRules(cfg->rules_file());
+        if (reloaded.ok()) {
+          p.RequestReload(*reloaded);
+        } else {
+          spdlog::error("rules reload refused, keeping the old rules: {}",
+                        reloaded.status().message());
+        }
+        continue;
+      }
+      if (stop.exchange(true)) return;  // woken by main() at exit
+      spdlog::info("signal {}: finishing the batch and stopping", sig);
+      p.RequestStop();
+      return;
+    }
+  });
+
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  const absl::Time start = absl::Now();
+  absl::Time last_metrics = start;
+  absl::Status status;
+  spdlog::info("personalizer started: group {} state {}", cfg->group_id(),
+               cfg->state_dir());
+  while (!stop.load()) {
+    status = p.RunOnce();
+    if (!status.ok()) break;
+    const absl::Time now = absl::Now();
+    if (now - last_metrics > absl::Milliseconds(200)) {
+      metrics.Update(p.stats(), p.processor().cached_profiles(),
+                     p.processor().pending_timers(), p.assigned_partitions(),
+                     p.ready());
+      last_metrics = now;
+    }
+    if (duration > absl::ZeroDuration() && now - start >= duration) break;
+  }
+  if (status.ok()) status = p.Shutdown();
+  if (printer.hidden() > 0) {
+    std::printf("(%lld more decision lines not shown)\n",
+                static_cast<long long>(printer.hidden()));
+  }
+  PrintSummary(p.stats(), absl::Now() - start);
+
+  // Wake the signal thread if it is still waiting.
+  if (!stop.exchange(true))
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  if (!status.ok()) {
+    spdlog::error("stopped on error: {}", status.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tailor
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "tailor personalizer: Kafka events in, personalization decisions out.");
+  absl::ParseCommandLine(argc, argv);
+  tailor::InitLogging("personalizer", absl::GetFlag(FLAGS_log_level));
+  return tailor::Main();
+}

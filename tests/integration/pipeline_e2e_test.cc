@@ -1,0 +1,137 @@
+// End to end on the embedded broker: events in, decisions out, with the
+// fields a subscriber relies on.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "tests/integration/harness.h"
+
+namespace tailor::testing {
+namespace {
+
+using tailor::v1::Decision;
+using ::testing::SizeIs;
+
+constexpr int64_t kMinute = 60 * 1000;
+
+std::shared_ptr<const decide::Engine> EngineForTest() {
+  tailor::v1::RulesConfig rules = decide::DefaultRules();
+  auto* cart = rules.mutable_abandoned_cart();
+  cart->set_first_reminder_minutes(30);
+  cart->set_second_reminder_minutes(0);
+  cart->set_window_hours(24);
+  rules.mutable_browse_abandonment()->set_min_product_views(3);
+  rules.mutable_first_order_coupon()->set_min_cart_value_minor(10000);
+  for (auto* common :
+       {cart->mutable_common(),
+        rules.mutable_browse_abandonment()->mutable_common(),
+        rules.mutable_first_order_coupon()->mutable_common(),
+        rules.mutable_cart_threshold_coupon()->mutable_common()}) {
+    common->set_holdout_percent(0);
+    common->clear_variants();
+  }
+  rules.mutable_cart_threshold_coupon()->mutable_common()->set_enabled(false);
+  rules.clear_frequency_caps();
+  auto engine = decide::Engine::Create(rules);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return std::shared_ptr<const decide::Engine>(std::move(*engine));
+}
+
+const Decision* FindKind(const std::vector<Decision>& decisions,
+                         tailor::v1::DecisionKind kind) {
+  for (const Decision& d : decisions) {
+    if (d.kind() == kind) return &d;
+  }
+  return nullptr;
+}
+
+void ExpectWellFormed(const Decision& d, const std::string& customer) {
+  EXPECT_EQ(d.customer_id(), customer);
+  EXPECT_EQ(d.decision_id().size(), 32u) << d.decision_id();
+  EXPECT_EQ(d.action(), tailor::v1::DECISION_ACTION_SEND);
+  EXPECT_FALSE(d.campaign().empty());
+  EXPECT_FALSE(d.reason_codes().empty());
+  EXPECT_GT(d.created_at_ms(), 0);
+  EXPECT_GT(d.expires_at_ms(), d.created_at_ms());
+}
+
+TEST(PipelineEndToEnd, EventsInExpectedDecisionsOut) {
+  Harness h;
+  auto engine = EngineForTest();
+  auto p = h.StartPipeline(engine);
+  ASSERT_NE(p, nullptr);
+
+  h.Send(Consent("c1", kBaseMs));
+  for (int i = 1; i <= 3; ++i) {
+    h.Send(ProductView("c1", kBaseMs + i * kMinute, "p1", "shoes"));
+  }
+  h.Send(CartAdd("c1", kBaseMs + 5 * kMinute, "p2", 30000));
+  // Another customer's event moves stream time past c1's reminder time.
+  h.Send(Consent("c2", kBaseMs + 40 * kMinute));
+
+  ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 6; }));
+  ASSERT_TRUE(p->Shutdown().ok());
+
+  std::vector<Decision> decisions = h.ReadDecisions();
+  const Decision* push = FindKind(decisions, tailor::v1::DECISION_KIND_PUSH);
+  const Decision* coupon =
+      FindKind(decisions, tailor::v1::DECISION_KIND_COUPON);
+  const Decision* reminder =
+      FindKind(decisions, tailor::v1::DECISION_KIND_CART_REMINDER);
+  ASSERT_NE(push, nullptr);
+  ASSERT_NE(coupon, nullptr);
+  ASSERT_NE(reminder, nullptr);
+
+  ExpectWellFormed(*push, "c1");
+  EXPECT_EQ(push->campaign(),
+            engine->rules().browse_abandonment().common().name());
+  EXPECT_EQ(push->channel(), tailor::v1::CHANNEL_PUSH);
+  EXPECT_EQ(push->push().product_id(), "p1");
+
+  ExpectWellFormed(*coupon, "c1");
+  EXPECT_EQ(coupon->campaign(),
+            engine->rules().first_order_coupon().common().name());
+  EXPECT_FALSE(coupon->coupon().code().empty());
+
+  ExpectWellFormed(*reminder, "c1");
+  EXPECT_EQ(reminder->campaign(),
+            engine->rules().abandoned_cart().common().name());
+  EXPECT_EQ(reminder->cart_reminder().step(), 1);
+  ASSERT_THAT(reminder->cart_reminder().items(), SizeIs(1));
+  EXPECT_EQ(reminder->cart_reminder().items(0).product_id(), "p2");
+  EXPECT_EQ(reminder->cart_reminder().cart_value().minor_units(), 30000);
+  // Fired by the timer at cart change + 30 minutes.
+  EXPECT_EQ(reminder->created_at_ms(), kBaseMs + 40 * kMinute);
+}
+
+TEST(PipelineEndToEnd, OrderCancelsTheReminder) {
+  Harness h;
+  auto p = h.StartPipeline(EngineForTest());
+  ASSERT_NE(p, nullptr);
+  h.Send(Consent("c1", kBaseMs));
+  h.Send(CartAdd("c1", kBaseMs + kMinute, "p2", 30000));
+  h.Send(OrderPlaced("c1", kBaseMs + 10 * kMinute, "o1", 30000));
+  h.Send(Consent("c2", kBaseMs + 60 * kMinute));
+  ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 4; }));
+  ASSERT_TRUE(p->Shutdown().ok());
+  EXPECT_EQ(
+      FindKind(h.ReadDecisions(), tailor::v1::DECISION_KIND_CART_REMINDER),
+      nullptr);
+}
+
+TEST(PipelineEndToEnd, RefusesInputTopicsThatAreNotCoPartitioned) {
+  Harness h;
+  ASSERT_TRUE(h.cluster().CreateTopic("orders-wide", 3).ok());
+  pipeline::PipelineOptions options;
+  options.config = h.ServiceConfig();
+  options.config.mutable_topics()->set_orders("orders-wide");
+  auto p = pipeline::Pipeline::Create(std::move(options), EngineForTest());
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(absl::StrContains(p.status().message(), "co-partitioned"))
+      << p.status();
+  EXPECT_TRUE(absl::StrContains(p.status().message(), "orders-wide=3"))
+      << p.status();
+}
+
+}  // namespace
+}  // namespace tailor::testing

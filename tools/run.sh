@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs tailor end to end on the embedded broker: builds (Release), starts
+# devbroker, the personalizer and the synthetic-shopper load generator, shows
+# decisions as they happen and a summary, then stops everything.
+#
+#   tools/run.sh [--duration=60] [--rate=3000] [--customers=20000]
+#                [--time-scale=120] [--partitions=4]
+#
+# --time-scale makes event time run faster than the wall clock, so that
+# abandoned-cart reminders (30 shop minutes) fire within the run.
+set -euo pipefail
+
+duration=60 rate=3000 customers=20000 time_scale=120 partitions=4
+for arg in "$@"; do
+  case "$arg" in
+    --duration=*) duration="${arg#*=}" ;;
+    --rate=*) rate="${arg#*=}" ;;
+    --customers=*) customers="${arg#*=}" ;;
+    --time-scale=*) time_scale="${arg#*=}" ;;
+    --partitions=*) partitions="${arg#*=}" ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build/release"
+"$root/tools/setup.sh" "$build" Release
+
+work="$(mktemp -d /tmp/tailor-run.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$build/tools/devbroker/devbroker" --partitions="$partitions" \
+  --bootstrap_file="$work/bootstrap" >"$work/devbroker.out" 2>"$work/devbroker.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$work/bootstrap" ]] && break; sleep 0.1; done
+[[ -s "$work/bootstrap" ]] || { cat "$work/devbroker.log"; exit 1; }
+echo "run: embedded broker up ($(cat "$work/bootstrap"))"
+
+"$build/services/personalizer/personalizer" --bootstrap_file="$work/bootstrap" \
+  --state_dir="$work/state" --http_address=127.0.0.1:0 --print_decisions \
+  --print_decisions_per_kind_per_s=3 2>"$work/personalizer.log" &
+personalizer=$!
+pids+=($personalizer)
+
+# Shop time starts today at 10:00 in Warsaw, inside everyone's waking hours.
+start_ms=$(( $(TZ=Europe/Warsaw date -d "today 10:00" +%s) * 1000 ))
+"$build/tools/loadgen/loadgen" --bootstrap_file="$work/bootstrap" \
+  --rate="$rate" --duration="${duration}s" --customers="$customers" \
+  --time_scale="$time_scale" --start_ms="$start_ms" --malformed_percent=0.2 \
+  >"$work/loadgen.out" 2>"$work/loadgen.log" &
+loadgen=$!
+pids+=($loadgen)
+echo "run: load generator: $rate events/s for ${duration}s, $customers shoppers, shop time x$time_scale"
+
+wait "$loadgen" || { echo "run: loadgen failed"; cat "$work/loadgen.log"; exit 1; }
+sleep 2  # let the personalizer drain what is in flight
+kill -TERM "$personalizer"
+wait "$personalizer" || { echo "run: personalizer failed"; tail -20 "$work/personalizer.log"; exit 1; }
+cat "$work/loadgen.out"
+grep -E "error|refusing" "$work/personalizer.log" | head -5 || true
