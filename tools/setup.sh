@@ -13,13 +13,21 @@ packages=(
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libxxhash-dev prometheus-cpp-dev libcpp-httplib-dev tzdata
-  kcat python3 python3-confluent-kafka curl
+  kcat python3 python3-confluent-kafka python3-yaml curl
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
     missing+=("$p")
 done
+# kubectl (kustomize v4 or later built in) renders deploy/k8s for
+# tests/unit/deploy. Debian's archive has no kubectl package (its
+# kubernetes-client 1.20 is too old for the manifests), so it is installed
+# only where apt offers one; the test says so when it is missing.
+if ! command -v kubectl >/dev/null 2>&1 &&
+  apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  missing+=(kubectl)
+fi
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=()

@@ -179,6 +179,51 @@ absl::Status Consumer::PollBatch(size_t max, absl::Duration timeout,
   return status;
 }
 
+absl::Status Consumer::Seek(const std::vector<TopicPartition>& positions,
+                            absl::Duration timeout) {
+  if (positions.empty()) return absl::OkStatus();
+  TopicPartitionListPtr list = ToPartitionList(positions);
+  ErrorPtr error(rd_kafka_seek_partitions(
+      rk_.get(), list.get(),
+      static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  TAILOR_RETURN_IF_ERROR(
+      KafkaStatus(error.get(), absl::StrCat("seek ", Describe(positions))));
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(e.err,
+                         absl::StrCat("seek ", e.topic, "[", e.partition, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
+  TopicPartitionListPtr list = ToPartitionList(partitions);
+  return KafkaStatus(rd_kafka_assign(rk_.get(), list.get()),
+                     absl::StrCat("assign ", Describe(partitions)));
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(
+    const std::string& topic, int32_t partition, absl::Duration timeout) {
+  int64_t low = 0;
+  int64_t high = 0;
+  TAILOR_RETURN_IF_ERROR(
+      KafkaStatus(rd_kafka_query_watermark_offsets(
+                      rk_.get(), topic.c_str(), partition, &low, &high,
+                      static_cast<int>(absl::ToInt64Milliseconds(timeout))),
+                  absl::StrCat("watermarks of ", topic, "[", partition, "]")));
+  return std::make_pair(low, high);
+}
+
+absl::StatusOr<int64_t> Consumer::Position(const std::string& topic,
+                                           int32_t partition) {
+  TopicPartitionListPtr list = ToPartitionList({{topic, partition}});
+  TAILOR_RETURN_IF_ERROR(KafkaStatus(rd_kafka_position(rk_.get(), list.get()),
+                                     absl::StrCat("position of ", topic)));
+  return list->elems[0].offset;
+}
+
 absl::Status Consumer::Commit(const std::vector<TopicPartition>& offsets,
                               bool async) {
   if (offsets.empty()) return absl::OkStatus();

@@ -74,6 +74,26 @@ class Consumer {
   [[nodiscard]] absl::StatusOr<std::vector<TopicPartition>> Committed(
       const std::vector<TopicPartition>& partitions, absl::Duration timeout);
 
+  // Moves the fetch positions of assigned partitions (offset = next message
+  // to read).
+  [[nodiscard]] absl::Status Seek(const std::vector<TopicPartition>& positions,
+                                  absl::Duration timeout);
+
+  // Assigns partitions directly, without a group (for reading a topic
+  // partition from a given offset, e.g. restoring from a changelog).
+  [[nodiscard]] absl::Status Assign(
+      const std::vector<TopicPartition>& partitions);
+
+  // Low and high watermark offsets of topic[partition], from the broker.
+  [[nodiscard]] absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(
+      const std::string& topic, int32_t partition, absl::Duration timeout);
+
+  // The next offset to fetch of an assigned partition (after the last
+  // consumed message, or skipped transaction markers), or
+  // RD_KAFKA_OFFSET_INVALID when not known yet.
+  [[nodiscard]] absl::StatusOr<int64_t> Position(const std::string& topic,
+                                                 int32_t partition);
+
   // The current assignment (offset fields are RD_KAFKA_OFFSET_INVALID).
   [[nodiscard]] absl::StatusOr<std::vector<TopicPartition>> Assignment();
 

@@ -80,17 +80,19 @@ absl::StatusCode CodeFor(rd_kafka_resp_err_t err) {
 }
 
 absl::Status Build(rd_kafka_resp_err_t err, absl::string_view what,
-                   absl::string_view detail, bool retriable, bool fatal) {
+                   absl::string_view detail, bool retriable, bool fatal,
+                   bool requires_abort = false) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   std::string msg =
       absl::StrCat(what, ": ", detail, " (", rd_kafka_err2name(err), ")");
   if (retriable) absl::StrAppend(&msg, ", retriable");
   if (fatal) absl::StrAppend(&msg, ", fatal");
+  if (requires_abort) absl::StrAppend(&msg, ", transaction must abort");
   absl::Status status(CodeFor(fatal ? RD_KAFKA_RESP_ERR__FATAL : err), msg);
-  status.SetPayload(
-      kKafkaErrorPayloadUrl,
-      absl::Cord(absl::StrCat(static_cast<int>(err), ",", retriable ? 1 : 0,
-                              ",", fatal ? 1 : 0)));
+  status.SetPayload(kKafkaErrorPayloadUrl,
+                    absl::Cord(absl::StrCat(
+                        static_cast<int>(err), ",", retriable ? 1 : 0, ",",
+                        fatal ? 1 : 0, ",", requires_abort ? 1 : 0)));
   return status;
 }
 
@@ -160,7 +162,8 @@ absl::Status KafkaStatus(const rd_kafka_error_t* error,
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   return Build(err, what, rd_kafka_error_string(error),
                rd_kafka_error_is_retriable(error) != 0,
-               rd_kafka_error_is_fatal(error) != 0);
+               rd_kafka_error_is_fatal(error) != 0,
+               rd_kafka_error_txn_requires_abort(error) != 0);
 }
 
 std::optional<KafkaErrorInfo> KafkaErrorOf(const absl::Status& status) {
@@ -168,13 +171,14 @@ std::optional<KafkaErrorInfo> KafkaErrorOf(const absl::Status& status) {
   if (!payload.has_value()) return std::nullopt;
   std::vector<std::string> parts = absl::StrSplit(std::string(*payload), ',');
   int code = 0;
-  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &code)) {
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[0], &code)) {
     return std::nullopt;
   }
   KafkaErrorInfo info;
   info.code = static_cast<rd_kafka_resp_err_t>(code);
   info.retriable = parts[1] == "1";
   info.fatal = parts[2] == "1";
+  info.requires_abort = parts[3] == "1";
   return info;
 }
 

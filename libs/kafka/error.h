@@ -21,8 +21,9 @@ inline constexpr absl::string_view kKafkaErrorPayloadUrl =
 // What a Kafka status says about its librdkafka error.
 struct KafkaErrorInfo {
   rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-  bool retriable = false;  // Trying again later may succeed.
-  bool fatal = false;      // The client instance is unusable.
+  bool retriable = false;       // Trying again later may succeed.
+  bool fatal = false;           // The client instance is unusable.
+  bool requires_abort = false;  // The current transaction must be aborted.
 };
 
 // OkStatus for RD_KAFKA_RESP_ERR_NO_ERROR; otherwise a status whose code

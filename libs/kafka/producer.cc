@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
+#include "libs/kafka/consumer.h"
 #include "libs/kafka/error.h"
 
 namespace tailor::kafka {
@@ -75,7 +76,7 @@ rd_kafka_topic_t* Producer::TopicHandle(absl::string_view topic) {
 absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
                                absl::Span<const Header> headers,
-                               int64_t timestamp_ms) {
+                               int64_t timestamp_ms, bool track_offset) {
   rd_kafka_topic_t* rkt = TopicHandle(topic);
   if (rkt == nullptr) {
     return KafkaStatus(rd_kafka_last_error(),
@@ -90,7 +91,7 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
                           static_cast<ssize_t>(h.value.size()));
     }
   }
-  std::array<rd_kafka_vu_t, 7> vus{};
+  std::array<rd_kafka_vu_t, 8> vus{};
   size_t n = 0;
   vus[n].vtype = RD_KAFKA_VTYPE_RKT;
   vus[n++].u.rkt = rkt;
@@ -107,6 +108,11 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
   if (timestamp_ms != 0) {
     vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
     vus[n++].u.i64 = timestamp_ms;
+  }
+  if (track_offset) {
+    // A non-null opaque marks the message for offset tracking.
+    vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[n++].u.ptr = this;
   }
   if (hdrs != nullptr) {
     vus[n].vtype = RD_KAFKA_VTYPE_HEADERS;
@@ -149,6 +155,48 @@ absl::Status Producer::Flush(absl::Duration timeout) {
 
 void Producer::Poll() { rd_kafka_poll(rk_.get(), 0); }
 
+int64_t Producer::LastDeliveredOffset(absl::string_view topic,
+                                      int32_t partition) {
+  absl::MutexLock lock(&offsets_mu_);
+  auto it =
+      delivered_offsets_.find(std::make_pair(std::string(topic), partition));
+  return it == delivered_offsets_.end() ? -1 : it->second;
+}
+
+absl::Status Producer::InitTransactions(absl::Duration timeout) {
+  ErrorPtr error(rd_kafka_init_transactions(rk_.get(), ToTimeoutMs(timeout)));
+  return KafkaStatus(error.get(), "init transactions");
+}
+
+absl::Status Producer::BeginTransaction() {
+  ErrorPtr error(rd_kafka_begin_transaction(rk_.get()));
+  return KafkaStatus(error.get(), "begin transaction");
+}
+
+absl::Status Producer::SendOffsetsToTransaction(
+    const std::vector<TopicPartition>& offsets, rd_kafka_t* consumer,
+    absl::Duration timeout) {
+  if (offsets.empty()) return absl::OkStatus();
+  TopicPartitionListPtr list = ToPartitionList(offsets);
+  std::unique_ptr<rd_kafka_consumer_group_metadata_t,
+                  decltype(&rd_kafka_consumer_group_metadata_destroy)>
+      metadata(rd_kafka_consumer_group_metadata(consumer),
+               &rd_kafka_consumer_group_metadata_destroy);
+  ErrorPtr error(rd_kafka_send_offsets_to_transaction(
+      rk_.get(), list.get(), metadata.get(), ToTimeoutMs(timeout)));
+  return KafkaStatus(error.get(), "send offsets to transaction");
+}
+
+absl::Status Producer::CommitTransaction(absl::Duration timeout) {
+  ErrorPtr error(rd_kafka_commit_transaction(rk_.get(), ToTimeoutMs(timeout)));
+  return KafkaStatus(error.get(), "commit transaction");
+}
+
+absl::Status Producer::AbortTransaction(absl::Duration timeout) {
+  ErrorPtr error(rd_kafka_abort_transaction(rk_.get(), ToTimeoutMs(timeout)));
+  return KafkaStatus(error.get(), "abort transaction");
+}
+
 void Producer::DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg,
                                   void* opaque) {
   static_cast<Producer*>(opaque)->OnDelivery(msg);
@@ -157,6 +205,12 @@ void Producer::DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg,
 void Producer::OnDelivery(const rd_kafka_message_t* msg) {
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     delivered_.fetch_add(1, std::memory_order_relaxed);
+    if (msg->_private != nullptr && msg->rkt != nullptr) {
+      absl::MutexLock lock(&offsets_mu_);
+      int64_t& last = delivered_offsets_[std::make_pair(
+          std::string(rd_kafka_topic_name(msg->rkt)), msg->partition)];
+      last = std::max(last, msg->offset);
+    }
     return;
   }
   failed_.fetch_add(1, std::memory_order_relaxed);

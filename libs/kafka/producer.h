@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -20,6 +22,7 @@
 #include "absl/types/span.h"
 #include "libs/kafka/config.h"
 #include "libs/kafka/handles.h"
+#include "libs/kafka/record.h"
 
 namespace tailor::kafka {
 
@@ -55,11 +58,30 @@ class Producer {
   // returns. partition = RD_KAFKA_PARTITION_UA uses the configured
   // partitioner. timestamp_ms = 0 means "now". On a full queue, polls and
   // retries until enqueue_timeout (then ResourceExhausted).
+  // With track_offset, a successful delivery updates
+  // LastDeliveredOffset(topic, partition).
   [[nodiscard]] absl::Status Produce(absl::string_view topic, int32_t partition,
                                      absl::string_view key,
                                      absl::string_view value,
                                      absl::Span<const Header> headers = {},
-                                     int64_t timestamp_ms = 0);
+                                     int64_t timestamp_ms = 0,
+                                     bool track_offset = false);
+
+  // Offset of the last tracked message delivered to topic[partition], or -1.
+  int64_t LastDeliveredOffset(absl::string_view topic, int32_t partition);
+
+  // Transactions (the producer needs transactional.id). Errors carry
+  // KafkaErrorInfo: requires_abort means AbortTransaction() and retry the
+  // work; fatal means the producer must be recreated.
+  [[nodiscard]] absl::Status InitTransactions(absl::Duration timeout);
+  [[nodiscard]] absl::Status BeginTransaction();
+  // Adds the consumer's next offsets to the transaction, with its group
+  // metadata (so a fenced group member cannot commit).
+  [[nodiscard]] absl::Status SendOffsetsToTransaction(
+      const std::vector<TopicPartition>& offsets, rd_kafka_t* consumer,
+      absl::Duration timeout);
+  [[nodiscard]] absl::Status CommitTransaction(absl::Duration timeout);
+  [[nodiscard]] absl::Status AbortTransaction(absl::Duration timeout);
 
   // Waits for all outstanding delivery reports; returns the first delivery
   // error since the previous Flush (and resets it), or DeadlineExceeded if
@@ -95,6 +117,10 @@ class Producer {
   // Topic handles by name; destroyed before rk_.
   absl::flat_hash_map<std::string, TopicPtr> topics_
       ABSL_GUARDED_BY(topics_mu_);
+  absl::Mutex offsets_mu_;
+  // Last delivered offset of tracked messages per (topic, partition).
+  absl::flat_hash_map<std::pair<std::string, int32_t>, int64_t>
+      delivered_offsets_ ABSL_GUARDED_BY(offsets_mu_);
 };
 
 }  // namespace tailor::kafka

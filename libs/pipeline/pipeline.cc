@@ -1,5 +1,7 @@
 #include "libs/pipeline/pipeline.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 #include <utility>
@@ -11,6 +13,7 @@
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
+#include "libs/kafka/error.h"
 
 namespace tailor::pipeline {
 namespace {
@@ -19,6 +22,16 @@ constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+std::string TransactionalId(const tailor::v1::ServiceConfig& cfg) {
+  if (!cfg.transactional_id().empty()) return cfg.transactional_id();
+  if (!cfg.group_instance_id().empty()) {
+    return absl::StrCat(cfg.group_id(), "-", cfg.group_instance_id());
+  }
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(cfg.group_id(), "-", host, "-", getpid());
+}
 
 }  // namespace
 
@@ -57,18 +70,37 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       {"linger.ms", "1"},
       {"compression.type", "lz4"},
   };
+  if (p->exactly_once()) {
+    producer_props.emplace_back("transactional.id", TransactionalId(cfg));
+  }
   for (const auto& kv : p->options_.producer_properties) {
     producer_props.push_back(kv);
   }
   TAILOR_ASSIGN_OR_RETURN(p->producer_,
                           kafka::Producer::Create(producer_props));
+  if (p->exactly_once()) {
+    TAILOR_RETURN_IF_ERROR(p->producer_->InitTransactions(kFlushTimeout));
+  }
+  TAILOR_ASSIGN_OR_RETURN(
+      p->restore_reader_,
+      kafka::Consumer::Create({{"bootstrap.servers", cfg.bootstrap_servers()},
+                               {"group.id", cfg.group_id() + ".restore"},
+                               {"isolation.level", "read_committed"},
+                               {"fetch.max.bytes", "52428800"}},
+                              nullptr));
+  p->restorer_ = std::make_unique<ChangelogRestorer>(
+      p->store_.get(), p->restore_reader_.get(), cfg.topics().changelog());
 
   kafka::Properties consumer_props = {
       {"bootstrap.servers", cfg.bootstrap_servers()},
       {"group.id", cfg.group_id()},
-      {"partition.assignment.strategy", "cooperative-sticky"},
+      // The range assignor gives partition N of every input topic to the
+      // same member, which co-partitioning needs; librdkafka's
+      // cooperative-sticky assignor places topic partitions one by one.
+      {"partition.assignment.strategy", "range"},
       {"auto.offset.reset", "earliest"},
       {"fetch.wait.max.ms", "5"},
+      {"isolation.level", "read_committed"},
   };
   if (!cfg.group_instance_id().empty()) {
     consumer_props.emplace_back("group.instance.id", cfg.group_instance_id());
@@ -127,9 +159,17 @@ tailor::v1::EventTopic Pipeline::KindOf(absl::string_view topic) const {
 
 void Pipeline::OnPartitionsAssigned(
     std::vector<kafka::TopicPartition>& partitions) {
+  ready_.store(false);
   for (kafka::TopicPartition& tp : partitions) {
     assigned_.insert({tp.topic, tp.partition});
-    absl::Status status = processor_->OpenPartition(tp.partition);
+    absl::Status status;
+    if (!processor_->HasPartition(tp.partition)) {
+      // The local state is a cache of the changelog: bring it up to date
+      // before the partition is processed.
+      auto restored = restorer_->RestoreIfBehind(tp.partition);
+      status = restored.status();
+      if (status.ok()) status = processor_->OpenPartition(tp.partition);
+    }
     auto stored = processor_->StoredOffset(tp.topic, tp.partition);
     if (!status.ok() || !stored.ok()) {
       rebalance_error_ = status.ok() ? stored.status() : status;
@@ -207,7 +247,12 @@ absl::Status Pipeline::RunOnce() {
   return Commit();
 }
 
-absl::Status Pipeline::ProduceOutputs() {
+bool Pipeline::exactly_once() const {
+  return options_.config.processing_guarantee() ==
+         tailor::v1::PROCESSING_GUARANTEE_EXACTLY_ONCE;
+}
+
+absl::Status Pipeline::ProduceOutputs(bool flush) {
   std::vector<kafka::Producer::Header> headers;
   for (const OutputRecord& out : processor_->outputs()) {
     headers.clear();
@@ -216,31 +261,63 @@ absl::Status Pipeline::ProduceOutputs() {
     }
     TAILOR_RETURN_IF_ERROR(producer_->Produce(
         out.topic, out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition,
-        out.key, out.value, headers));
+        out.key, out.value, headers, /*timestamp_ms=*/0,
+        /*track_offset=*/out.kind == OutputKind::kChangelog));
   }
-  return producer_->Flush(kFlushTimeout);
+  return flush ? producer_->Flush(kFlushTimeout) : absl::OkStatus();
+}
+
+void Pipeline::RecordChangelogPositions() {
+  absl::flat_hash_set<int32_t> partitions;
+  for (const OutputRecord& out : processor_->outputs()) {
+    if (out.kind == OutputKind::kChangelog) partitions.insert(out.partition);
+  }
+  for (int32_t p : partitions) {
+    const int64_t last =
+        producer_->LastDeliveredOffset(options_.config.topics().changelog(), p);
+    if (last >= 0) processor_->RecordChangelogPosition(p, last + 1);
+  }
 }
 
 absl::Status Pipeline::Commit() {
   if (inputs_.empty() && processor_->idle()) return absl::OkStatus();
   processor_->PrepareCommit();
-  // Produce, then write the state: retried until both succeed, so that no
-  // offset is committed past what is durable.
+  TAILOR_RETURN_IF_ERROR(exactly_once() ? CommitExactlyOnce()
+                                        : CommitAtLeastOnce());
+  ready_.store(assigned_count_.load() > 0);
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::WriteStateRetrying() {
   absl::Duration backoff = absl::Milliseconds(50);
-  for (bool produced = false;;) {
-    absl::Status status = produced ? absl::OkStatus() : ProduceOutputs();
-    if (status.ok()) {
-      produced = true;
-      status = processor_->WriteState();
-      if (status.ok()) break;
-    }
+  for (;;) {
+    absl::Status status = processor_->WriteState();
+    if (status.ok()) return status;
     ready_.store(false);
-    spdlog::error("commit failed, retrying in {}: {}",
+    spdlog::error("state write failed, retrying in {}: {}",
                   absl::FormatDuration(backoff), status.ToString());
     if (stop_.load()) return status;
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
+}
+
+// Produce and wait for delivery, then write the state, then commit the
+// offsets: a crash in between repeats decisions (same ids), never loses them.
+absl::Status Pipeline::CommitAtLeastOnce() {
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (;;) {
+    absl::Status status = ProduceOutputs(/*flush=*/true);
+    if (status.ok()) break;
+    ready_.store(false);
+    spdlog::error("produce failed, retrying in {}: {}",
+                  absl::FormatDuration(backoff), status.ToString());
+    if (stop_.load()) return status;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  RecordChangelogPositions();
+  TAILOR_RETURN_IF_ERROR(WriteStateRetrying());
   std::vector<kafka::TopicPartition> offsets;
   for (const TopicOffset& o : processor_->committable_offsets()) {
     offsets.push_back({o.topic, o.partition, o.next_offset});
@@ -251,11 +328,72 @@ absl::Status Pipeline::Commit() {
     absl::Status status = consumer_->Commit(offsets, /*async=*/true);
     if (!status.ok()) spdlog::warn("offset commit: {}", status.ToString());
   }
-  ready_.store(assigned_count_.load() > 0);
   return absl::OkStatus();
 }
 
+// Decisions, dead letters, changelog records and input offsets commit in one
+// transaction; the local state is written after it, so it is never ahead of
+// Kafka (when it is behind after a crash, the restore catches it up).
+absl::Status Pipeline::CommitExactlyOnce() {
+  std::vector<kafka::TopicPartition> offsets;
+  for (const TopicOffset& o : processor_->prepared_offsets()) {
+    offsets.push_back({o.topic, o.partition, o.next_offset});
+  }
+  absl::Status status = producer_->BeginTransaction();
+  if (status.ok()) status = ProduceOutputs(/*flush=*/false);
+  if (status.ok()) {
+    status = producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
+                                                 kFlushTimeout);
+  }
+  if (status.ok()) status = producer_->CommitTransaction(kFlushTimeout);
+  if (!status.ok()) {
+    ready_.store(false);
+    auto info = kafka::KafkaErrorOf(status);
+    if (info.has_value() && info->fatal) return status;
+    spdlog::warn("transaction failed, aborting and rewinding: {}",
+                 status.ToString());
+    ++aborted_transactions_;
+    absl::Status aborted = producer_->AbortTransaction(kFlushTimeout);
+    if (!aborted.ok()) {
+      auto abort_info = kafka::KafkaErrorOf(aborted);
+      if (abort_info.has_value() && abort_info->fatal) return aborted;
+      spdlog::warn("abort: {}", aborted.ToString());
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+    return Rewind();
+  }
+  RecordChangelogPositions();
+  return WriteStateRetrying();
+}
+
+absl::Status Pipeline::Rewind() {
+  processor_->Reset();
+  std::vector<kafka::TopicPartition> seeks;
+  std::vector<kafka::TopicPartition> unknown;
+  for (const auto& [topic, partition] : assigned_) {
+    TAILOR_RETURN_IF_ERROR(processor_->OpenPartition(partition));
+    TAILOR_ASSIGN_OR_RETURN(auto stored,
+                            processor_->StoredOffset(topic, partition));
+    if (stored.has_value()) {
+      seeks.push_back({topic, partition, *stored});
+    } else {
+      unknown.push_back({topic, partition});
+    }
+  }
+  if (!unknown.empty()) {
+    TAILOR_ASSIGN_OR_RETURN(auto committed,
+                            consumer_->Committed(unknown, absl::Seconds(10)));
+    for (kafka::TopicPartition& tp : committed) {
+      if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+      seeks.push_back(tp);
+    }
+  }
+  spdlog::info("rewound {} input partitions to the local state", seeks.size());
+  return consumer_->Seek(seeks, absl::Seconds(10));
+}
+
 absl::Status Pipeline::Shutdown() {
+  inputs_.clear();
   TAILOR_RETURN_IF_ERROR(Commit());
   ready_.store(false);
   return consumer_->Close();

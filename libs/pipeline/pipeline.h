@@ -30,6 +30,7 @@
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/pipeline/processor.h"
+#include "libs/pipeline/restore.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/config.pb.h"
 
@@ -70,6 +71,8 @@ class Pipeline : public kafka::RebalanceListener {
   const Processor& processor() const { return *processor_; }
   store::ProfileStore& store() { return *store_; }
   int assigned_partitions() const { return assigned_count_.load(); }
+  // Transactions aborted and redone (exactly-once mode).
+  int64_t aborted_transactions() const { return aborted_transactions_; }
 
   // kafka::RebalanceListener (called on the pipeline thread inside a poll).
   void OnPartitionsAssigned(
@@ -81,7 +84,16 @@ class Pipeline : public kafka::RebalanceListener {
   explicit Pipeline(PipelineOptions options);
   absl::Status CheckTopics();
   absl::Status Commit();
-  absl::Status ProduceOutputs();
+  absl::Status CommitAtLeastOnce();
+  absl::Status CommitExactlyOnce();
+  // Writes the prepared state to RocksDB, retrying with backoff.
+  absl::Status WriteStateRetrying();
+  absl::Status ProduceOutputs(bool flush);
+  void RecordChangelogPositions();
+  // After an aborted transaction: forget the in-memory state and move the
+  // input back to where the local state ends.
+  absl::Status Rewind();
+  bool exactly_once() const;
   tailor::v1::EventTopic KindOf(absl::string_view topic) const;
 
   PipelineOptions options_;
@@ -89,6 +101,8 @@ class Pipeline : public kafka::RebalanceListener {
   std::unique_ptr<Processor> processor_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Consumer> restore_reader_;
+  std::unique_ptr<ChangelogRestorer> restorer_;
 
   std::vector<kafka::Record> records_;
   std::vector<InputRecord> inputs_;
@@ -96,6 +110,7 @@ class Pipeline : public kafka::RebalanceListener {
   // fully gone.
   absl::flat_hash_set<std::pair<std::string, int32_t>> assigned_;
   absl::Status rebalance_error_;
+  int64_t aborted_transactions_ = 0;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};

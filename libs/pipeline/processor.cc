@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
+#include "libs/pipeline/changelog.h"
 #include "libs/profile/fold.h"
 
 namespace tailor::pipeline {
@@ -49,10 +50,15 @@ absl::Status Processor::OpenPartition(int32_t partition) {
       }));
   TAILOR_RETURN_IF_ERROR(parse_error);
   TAILOR_ASSIGN_OR_RETURN(auto state,
-                          store_->GetMeta(absl::StrCat("pstate/", partition)));
+                          store_->GetMeta(PartitionStateKey(partition)));
   if (state.has_value() && !task->state.ParseFromString(*state)) {
     return absl::DataLossError(
         absl::StrCat("corrupt partition state of partition ", partition));
+  }
+  for (int kind = 1; kind < 4; ++kind) {
+    TAILOR_ASSIGN_OR_RETURN(auto offset,
+                            store_->GetOffset(InputTopicName(kind), partition));
+    if (offset.has_value()) task->positions[kind] = *offset;
   }
   tasks_.emplace(partition, std::move(task));
   return absl::OkStatus();
@@ -165,8 +171,20 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
 
   TAILOR_RETURN_IF_ERROR(Prefetch(records));
 
-  // Pass 2: fold and decide, in input order.
-  for (size_t i = 0; i < records.size(); ++i) {
+  // Pass 2: fold and decide in event-time order. The input topics of a
+  // partition arrive interleaved in no particular order (a consent on
+  // `privacy` may be fetched after the cart_add it preceded on
+  // `clickstream`); merging the batch by event time, ties kept in arrival
+  // order, makes the outcome independent of that interleaving.
+  order_.resize(records.size());
+  for (size_t i = 0; i < records.size(); ++i) order_[i] = i;
+  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+    const bool va = verdicts_[a].ok();
+    const bool vb = verdicts_[b].ok();
+    if (!va || !vb) return va < vb;  // dead letters first, in order
+    return events_[a].event_time_ms() < events_[b].event_time_ms();
+  });
+  for (const size_t i : order_) {
     const InputRecord& rec = records[i];
     if (!verdicts_[i].ok()) {
       EmitDeadLetter(rec, verdicts_[i].message());
@@ -210,7 +228,7 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
   }
   outcome_.Clear();
   engine_->OnEvent(event, &entry->profile, &task.state, &outcome_);
-  EmitOutcome(task, &rec);
+  EmitOutcome(task, entry, &rec);
 }
 
 absl::Status Processor::FireDue(PartitionTask& task) {
@@ -221,13 +239,24 @@ absl::Status Processor::FireDue(PartitionTask& task) {
     TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry,
                             LoadProfile(task, timer.customer_id()));
     if (!entry->exists) continue;  // erased, or never known
+    // The profile's own list is the truth; an index entry it does not hold
+    // (moved, fired, or superseded during a restore) is stale.
+    auto* pending = entry->profile.mutable_pending_timers();
+    int slot = -1;
+    for (int i = 0; i < pending->size(); ++i) {
+      if (pending->Get(i).timer_id() == timer.timer_id() &&
+          pending->Get(i).fire_at_ms() == timer.fire_at_ms()) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) continue;
+    pending->DeleteSubrange(slot, 1);
+    task.profiles.MarkDirty(entry);
     outcome_.Clear();
     engine_->OnTimer(timer, task.stream_time_ms, &entry->profile, &task.state,
                      &outcome_);
-    if (!outcome_.decisions.empty() || !outcome_.timers.empty()) {
-      task.profiles.MarkDirty(entry);
-    }
-    EmitOutcome(task, nullptr);
+    EmitOutcome(task, entry, nullptr);
   }
   return absl::OkStatus();
 }
@@ -255,8 +284,18 @@ const std::string& Processor::TopicForKind(
   }
 }
 
-void Processor::EmitOutcome(PartitionTask& task, const InputRecord* source) {
-  for (const tailor::v1::Timer& timer : outcome_.timers) task.timers.Set(timer);
+void Processor::EmitOutcome(PartitionTask& task, CachedProfile* entry,
+                            const InputRecord* source) {
+  for (const tailor::v1::Timer& timer : outcome_.timers) {
+    task.timers.Set(timer);
+    // The profile carries its timers, so they move with it on the changelog.
+    auto* pending = entry->profile.mutable_pending_timers();
+    tailor::v1::Timer* slot = nullptr;
+    for (tailor::v1::Timer& t : *pending) {
+      if (t.timer_id() == timer.timer_id()) slot = &t;
+    }
+    *(slot != nullptr ? slot : pending->Add()) = timer;
+  }
   for (const Decision& decision : outcome_.decisions) {
     task.state_dirty = true;
     ++stats_.decisions_by_kind[decision.kind() % 5];
@@ -332,24 +371,66 @@ void Processor::PrepareCommit() {
       }
     }
     task.timers.pending_changes().clear();
+    const bool state_changed = task.state_dirty;
     if (task.state_dirty) {
-      batch_.PutMeta(absl::StrCat("pstate/", p),
-                     task.state.SerializeAsString());
+      batch_.PutMeta(PartitionStateKey(p), task.state.SerializeAsString());
       task.state_dirty = false;
     }
+    bool advanced = false;
     for (int kind = 1; kind < 4; ++kind) {
       if (task.next_offsets[kind] < 0) continue;
-      const std::string& topic = kind == tailor::v1::EVENT_TOPIC_CLICKSTREAM
-                                     ? options_.topics.clickstream()
-                                 : kind == tailor::v1::EVENT_TOPIC_ORDERS
-                                     ? options_.topics.orders()
-                                     : options_.topics.privacy();
+      advanced = true;
+      const std::string& topic = InputTopicName(kind);
       batch_.PutOffset(topic, p, task.next_offsets[kind]);
       prepared_offsets_.push_back(
           TopicOffset{topic, p, task.next_offsets[kind]});
+      task.positions[kind] = task.next_offsets[kind];
       task.next_offsets[kind] = -1;
     }
+    if (options_.emit_changelog && (advanced || state_changed)) {
+      outputs_.push_back(OutputRecord{OutputKind::kChangelog,
+                                      options_.topics.changelog(),
+                                      p,
+                                      std::string(kCheckpointKey),
+                                      CheckpointOf(task),
+                                      {}});
+    }
   }
+}
+
+std::string Processor::CheckpointOf(const PartitionTask& task) const {
+  tailor::v1::PartitionCheckpoint checkpoint;
+  for (int kind = 1; kind < 4; ++kind) {
+    if (task.positions[kind] < 0) continue;
+    auto* position = checkpoint.add_positions();
+    position->set_topic(InputTopicName(kind));
+    position->set_next_offset(task.positions[kind]);
+  }
+  *checkpoint.mutable_state() = task.state;
+  return checkpoint.SerializeAsString();
+}
+
+const std::string& Processor::InputTopicName(int kind) const {
+  switch (kind) {
+    case tailor::v1::EVENT_TOPIC_CLICKSTREAM:
+      return options_.topics.clickstream();
+    case tailor::v1::EVENT_TOPIC_ORDERS:
+      return options_.topics.orders();
+    default:
+      return options_.topics.privacy();
+  }
+}
+
+void Processor::RecordChangelogPosition(int32_t partition,
+                                        int64_t next_offset) {
+  batch_.PutMeta(ChangelogPositionKey(partition), absl::StrCat(next_offset));
+}
+
+void Processor::Reset() {
+  tasks_.clear();
+  outputs_.clear();
+  prepared_offsets_.clear();
+  batch_.Clear();
 }
 
 absl::Status Processor::WriteState() {

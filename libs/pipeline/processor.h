@@ -73,6 +73,9 @@ class Processor {
 
   // Loads a partition's timers and shared state. Idempotent.
   absl::Status OpenPartition(int32_t partition);
+  bool HasPartition(int32_t partition) const {
+    return tasks_.contains(partition);
+  }
   // Forgets a partition's in-memory state. Commit first.
   void ClosePartition(int32_t partition);
   // Where the local state of this input topic partition stops, if known.
@@ -93,9 +96,19 @@ class Processor {
   void PrepareCommit();
   // What to produce before WriteState().
   const std::vector<OutputRecord>& outputs() const { return outputs_; }
+  // The input offsets the prepared commit covers.
+  const std::vector<TopicOffset>& prepared_offsets() const {
+    return prepared_offsets_;
+  }
+  // Records, in the prepared commit, the changelog offset up to which the
+  // local state of `partition` is reflected on the changelog.
+  void RecordChangelogPosition(int32_t partition, int64_t next_offset);
   // Writes the prepared state atomically; on success clears outputs() and
   // makes committable_offsets() the offsets just written. Retry on error.
   absl::Status WriteState();
+  // Drops everything in memory and everything prepared (after an aborted
+  // transaction); the caller reopens partitions and rewinds the input.
+  void Reset();
   const std::vector<TopicOffset>& committable_offsets() const {
     return committed_offsets_;
   }
@@ -105,6 +118,7 @@ class Processor {
   const ProcessorStats& stats() const { return stats_; }
   size_t cached_profiles() const;
   size_t pending_timers() const;
+  const ProcessorOptions& options() const { return options_; }
 
  private:
   PartitionTask* TaskFor(int32_t partition);  // opened on first use
@@ -114,9 +128,12 @@ class Processor {
   absl::Status FireDue(PartitionTask& task);
   void ProcessEvent(PartitionTask& task, CachedProfile* entry,
                     const tailor::v1::Event& event, const InputRecord& rec);
-  void EmitOutcome(PartitionTask& task, const InputRecord* source);
+  void EmitOutcome(PartitionTask& task, CachedProfile* entry,
+                   const InputRecord* source);
   void EmitDeadLetter(const InputRecord& rec, absl::string_view error);
   const std::string& TopicForKind(tailor::v1::DecisionKind kind) const;
+  const std::string& InputTopicName(int kind) const;
+  std::string CheckpointOf(const PartitionTask& task) const;
   size_t CapacityPerPartition() const;
 
   store::ProfileStore* store_;
@@ -130,6 +147,7 @@ class Processor {
   // Reused across batches to avoid per-event allocation.
   std::vector<tailor::v1::Event> events_;
   std::vector<absl::Status> verdicts_;
+  std::vector<size_t> order_;
   std::vector<tailor::v1::Timer> due_;
   decide::Outcome outcome_;
   std::string scratch_;

@@ -320,6 +320,14 @@ absl::Status ValidateEvent(const Event& event, EventTopic arrived_on,
                            const ValidationLimits& limits, int64_t now_ms) {
   TAILOR_RETURN_IF_ERROR(
       CheckRequiredId(event.customer_id(), Path{nullptr, "customer_id"}));
+  // Control characters are refused so that no customer id can collide with
+  // the changelog's checkpoint key, which starts with a NUL byte.
+  for (const char c : event.customer_id()) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return absl::InvalidArgumentError(
+          "customer_id contains a control character");
+    }
+  }
   TAILOR_RETURN_IF_ERROR(
       CheckOptionalId(event.event_id(), Path{nullptr, "event_id"}));
   TAILOR_RETURN_IF_ERROR(CheckEventTime(event.event_time_ms(), limits, now_ms));

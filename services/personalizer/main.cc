@@ -19,6 +19,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -47,6 +48,8 @@ ABSL_FLAG(std::string, group_instance_id, "",
 ABSL_FLAG(std::string, rules, "", "Rules file (overrides rules_file).");
 ABSL_FLAG(std::string, http_address, "",
           "host:port for /metrics /healthz /readyz, or \"off\" (overrides).");
+ABSL_FLAG(std::string, processing_guarantee, "",
+          "at_least_once or exactly_once (overrides the config file).");
 ABSL_FLAG(bool, print_decisions, false, "Print each decision as a line.");
 ABSL_FLAG(int, print_decisions_per_kind_per_s, 0,
           "With --print_decisions: at most this many lines per decision kind "
@@ -97,6 +100,18 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
     cfg.set_http_address(v);
   }
   if (absl::GetFlag(FLAGS_print_decisions)) cfg.set_print_decisions(true);
+  if (auto v = absl::GetFlag(FLAGS_processing_guarantee); !v.empty()) {
+    tailor::v1::ProcessingGuarantee guarantee;
+    if (!tailor::v1::ProcessingGuarantee_Parse(
+            absl::StrCat("PROCESSING_GUARANTEE_", absl::AsciiStrToUpper(v)),
+            &guarantee)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("processing_guarantee: expected at_least_once or "
+                       "exactly_once, got \"",
+                       v, "\""));
+    }
+    cfg.set_processing_guarantee(guarantee);
+  }
   config::ApplyServiceDefaults(&cfg);
   TAILOR_RETURN_IF_ERROR(config::ValidateServiceConfig(cfg));
   return cfg;

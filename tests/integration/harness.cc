@@ -84,9 +84,11 @@ void Harness::SendRaw(const std::string& topic, const std::string& key,
 }
 
 std::unique_ptr<pipeline::Pipeline> Harness::StartPipeline(
-    std::shared_ptr<const decide::Engine> engine) {
+    std::shared_ptr<const decide::Engine> engine,
+    const std::function<void(tailor::v1::ServiceConfig*)>& tweak) {
   pipeline::PipelineOptions options;
   options.config = ServiceConfig();
+  if (tweak) tweak(&options.config);
   options.live_time = false;
   // The embedded broker lets a departed member go only at its session
   // timeout, so keep it short for tests that restart the pipeline.

@@ -54,8 +54,10 @@ class Harness {
   void SendRaw(const std::string& topic, const std::string& key,
                const std::string& value);
 
+  // Starts a pipeline on ServiceConfig(), changed by `tweak` if given.
   std::unique_ptr<pipeline::Pipeline> StartPipeline(
-      std::shared_ptr<const decide::Engine> engine);
+      std::shared_ptr<const decide::Engine> engine,
+      const std::function<void(tailor::v1::ServiceConfig*)>& tweak = {});
   // Runs cycles until `done()` or the timeout; returns done().
   bool RunUntil(pipeline::Pipeline& p, const std::function<bool()>& done,
                 absl::Duration timeout = absl::Seconds(20));
