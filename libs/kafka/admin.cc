@@ -11,31 +11,14 @@
 #include "libs/kafka/mock_cluster.h"
 
 namespace tailor::kafka {
-namespace {
-
-int ToTimeoutMs(absl::Duration d) {
-  if (d <= absl::ZeroDuration()) return 0;
-  const int64_t ms =
-      absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
-  return static_cast<int>(
-      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const Properties& props,
                                                      MockCluster* mock) {
   TAILOR_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(props));
-  std::array<char, 512> errstr{};
-  rd_kafka_t* rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size());
-  if (rk == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create Kafka admin client: ", errstr.data()));
-  }
-  conf.release();  // Owned by rk from here on.
   std::unique_ptr<Admin> admin(new Admin());
-  admin->rk_.reset(rk);
+  TAILOR_ASSIGN_OR_RETURN(
+      admin->rk_,
+      NewClient(RD_KAFKA_PRODUCER, std::move(conf), "Kafka admin client"));
   admin->mock_ = mock;
   return admin;
 }

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -82,6 +84,26 @@ std::string FindProperty(const Properties& props, absl::string_view key,
     if (k == key) found = v;
   }
   return found;
+}
+
+absl::StatusOr<KafkaPtr> NewClient(rd_kafka_type_t type, ConfPtr conf,
+                                   absl::string_view what) {
+  std::array<char, 512> errstr{};
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr.data(), errstr.size());
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create ", what, ": ", errstr.data()));
+  }
+  conf.release();  // Owned by rk from here on.
+  return KafkaPtr(rk);
+}
+
+int ToTimeoutMs(absl::Duration d) {
+  if (d <= absl::ZeroDuration()) return 0;
+  const int64_t ms =
+      absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
+  return static_cast<int>(
+      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
 }
 
 }  // namespace tailor::kafka

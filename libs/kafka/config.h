@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "libs/kafka/handles.h"
 
 namespace tailor::kafka {
@@ -30,6 +31,16 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // Installs the spdlog log callback (syslog levels mapped to spdlog levels)
 // and an error callback that logs. MakeConf() calls this.
 void RouteLogsToSpdlog(rd_kafka_conf_t* conf);
+
+// Creates a client of `type` from `conf`, which it takes over (also on
+// failure). `what` names the client in the error ("Kafka consumer").
+[[nodiscard]] absl::StatusOr<KafkaPtr> NewClient(rd_kafka_type_t type,
+                                                 ConfPtr conf,
+                                                 absl::string_view what);
+
+// A librdkafka timeout argument: milliseconds, rounded up, 0 for a
+// non-positive duration, capped at INT_MAX.
+int ToTimeoutMs(absl::Duration d);
 
 // The value of `key` in `props` (last one wins), or `fallback`.
 std::string FindProperty(const Properties& props, absl::string_view key,

@@ -16,14 +16,6 @@
 namespace tailor::kafka {
 namespace {
 
-int ToTimeoutMs(absl::Duration d) {
-  if (d <= absl::ZeroDuration()) return 0;
-  const int64_t ms =
-      absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
-  return static_cast<int>(
-      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
-}
-
 std::string Describe(const std::vector<TopicPartition>& parts) {
   return absl::StrJoin(parts, ",",
                        [](std::string* out, const TopicPartition& tp) {
@@ -80,15 +72,10 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &OffsetCommitCallback);
   rd_kafka_conf_set_opaque(conf.get(), consumer.get());
 
-  std::array<char, 512> errstr{};
-  rd_kafka_t* rk =
-      rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr.data(), errstr.size());
-  if (rk == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create Kafka consumer: ", errstr.data()));
-  }
-  conf.release();  // Owned by rk from here on.
-  consumer->rk_.reset(rk);
+  TAILOR_ASSIGN_OR_RETURN(
+      consumer->rk_,
+      NewClient(RD_KAFKA_CONSUMER, std::move(conf), "Kafka consumer"));
+  rd_kafka_t* rk = consumer->rk_.get();
   TAILOR_RETURN_IF_ERROR(KafkaStatus(rd_kafka_poll_set_consumer(rk),
                                      "rd_kafka_poll_set_consumer"));
   consumer->queue_.reset(rd_kafka_queue_get_consumer(rk));
@@ -183,9 +170,8 @@ absl::Status Consumer::Seek(const std::vector<TopicPartition>& positions,
                             absl::Duration timeout) {
   if (positions.empty()) return absl::OkStatus();
   TopicPartitionListPtr list = ToPartitionList(positions);
-  ErrorPtr error(rd_kafka_seek_partitions(
-      rk_.get(), list.get(),
-      static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  ErrorPtr error(
+      rd_kafka_seek_partitions(rk_.get(), list.get(), ToTimeoutMs(timeout)));
   TAILOR_RETURN_IF_ERROR(
       KafkaStatus(error.get(), absl::StrCat("seek ", Describe(positions))));
   for (int i = 0; i < list->cnt; ++i) {

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "libs/base/status_macros.h"
 #include "libs/kafka/config.h"
 #include "libs/kafka/error.h"
 
@@ -19,16 +20,11 @@ absl::StatusOr<std::unique_ptr<MockCluster>> MockCluster::Create(int brokers) {
   // its notice about that out of the logs.
   absl::Status quiet = SetConf(conf.get(), "log_level", "4");
   if (!quiet.ok()) return quiet;
-  std::array<char, 512> errstr{};
-  rd_kafka_t* rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size());
-  if (rk == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot create mock cluster handle: ", errstr.data()));
-  }
-  conf.release();  // Owned by rk from here on.
   std::unique_ptr<MockCluster> mock(new MockCluster());
-  mock->rk_.reset(rk);
+  TAILOR_ASSIGN_OR_RETURN(
+      mock->rk_,
+      NewClient(RD_KAFKA_PRODUCER, std::move(conf), "mock cluster handle"));
+  rd_kafka_t* rk = mock->rk_.get();
   mock->cluster_.reset(rd_kafka_mock_cluster_new(rk, brokers));
   if (mock->cluster_ == nullptr) {
     return absl::InternalError("rd_kafka_mock_cluster_new failed");

@@ -12,18 +12,6 @@
 #include "libs/kafka/error.h"
 
 namespace tailor::kafka {
-namespace {
-
-int ToTimeoutMs(absl::Duration d) {
-  if (d <= absl::ZeroDuration()) return 0;
-  const int64_t ms =
-      absl::ToInt64Milliseconds(absl::Ceil(d, absl::Milliseconds(1)));
-  return static_cast<int>(
-      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
-}
-
-}  // namespace
-
 Producer::Producer(ProducerOptions options) : options_(options) {}
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
@@ -32,15 +20,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   std::unique_ptr<Producer> producer(new Producer(options));
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::DeliveryTrampoline);
   rd_kafka_conf_set_opaque(conf.get(), producer.get());
-  std::array<char, 512> errstr{};
-  rd_kafka_t* rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr.data(), errstr.size());
-  if (rk == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create Kafka producer: ", errstr.data()));
-  }
-  conf.release();  // Owned by rk from here on.
-  producer->rk_.reset(rk);
+  TAILOR_ASSIGN_OR_RETURN(
+      producer->rk_,
+      NewClient(RD_KAFKA_PRODUCER, std::move(conf), "Kafka producer"));
   return producer;
 }
 

@@ -294,6 +294,7 @@ absl::Status Pipeline::WriteStateRetrying() {
     absl::Status status = processor_->WriteState();
     if (status.ok()) return status;
     ready_.store(false);
+    ++commit_failures_;
     spdlog::error("state write failed, retrying in {}: {}",
                   absl::FormatDuration(backoff), status.ToString());
     if (stop_.load()) return status;
@@ -310,6 +311,7 @@ absl::Status Pipeline::CommitAtLeastOnce() {
     absl::Status status = ProduceOutputs(/*flush=*/true);
     if (status.ok()) break;
     ready_.store(false);
+    ++commit_failures_;
     spdlog::error("produce failed, retrying in {}: {}",
                   absl::FormatDuration(backoff), status.ToString());
     if (stop_.load()) return status;
@@ -353,6 +355,7 @@ absl::Status Pipeline::CommitExactlyOnce() {
     spdlog::warn("transaction failed, aborting and rewinding: {}",
                  status.ToString());
     ++aborted_transactions_;
+    ++commit_failures_;
     absl::Status aborted = producer_->AbortTransaction(kFlushTimeout);
     if (!aborted.ok()) {
       auto abort_info = kafka::KafkaErrorOf(aborted);

@@ -73,6 +73,9 @@ class Pipeline : public kafka::RebalanceListener {
   int assigned_partitions() const { return assigned_count_.load(); }
   // Transactions aborted and redone (exactly-once mode).
   int64_t aborted_transactions() const { return aborted_transactions_; }
+  // Commit attempts that failed (produce, transaction or state write) and
+  // were retried.
+  int64_t commit_failures() const { return commit_failures_.load(); }
 
   // kafka::RebalanceListener (called on the pipeline thread inside a poll).
   void OnPartitionsAssigned(
@@ -111,6 +114,7 @@ class Pipeline : public kafka::RebalanceListener {
   absl::flat_hash_set<std::pair<std::string, int32_t>> assigned_;
   absl::Status rebalance_error_;
   int64_t aborted_transactions_ = 0;
+  std::atomic<int64_t> commit_failures_{0};
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};

@@ -10,7 +10,7 @@ namespace tailor {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-    std::function<bool()> ready) {
+    std::function<bool()> ready, std::function<void()> before_scrape) {
   // "host:port" or "[v6-host]:port".
   const size_t colon = address.rfind(':');
   std::string host = colon == std::string::npos ? "" : address.substr(0, colon);

@@ -24,10 +24,11 @@ namespace tailor {
 class HttpServer {
  public:
   // Binds `address` ("host:port"; port 0 picks a free one) and starts serving.
+  // `before_scrape` runs on the HTTP thread before /metrics is rendered.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address,
       std::shared_ptr<prometheus::Registry> registry,
-      std::function<bool()> ready);
+      std::function<bool()> ready, std::function<void()> before_scrape);
   ~HttpServer();
   int port() const { return port_; }
 

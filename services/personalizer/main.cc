@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -57,6 +58,10 @@ ABSL_FLAG(int, print_decisions_per_kind_per_s, 0,
 ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(),
           "Stop after this long (0: run until SIGTERM).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+ABSL_FLAG(std::vector<std::string>, kafka_consumer_property, {},
+          "Extra librdkafka properties for the group consumer, as "
+          "key=value[,key=value...] (e.g. session.timeout.ms=6000); values "
+          "cannot contain commas.");
 
 namespace tailor {
 namespace {
@@ -179,6 +184,18 @@ int Main() {
 
   pipeline::PipelineOptions options;
   options.config = *cfg;
+  for (const std::string& kv : absl::GetFlag(FLAGS_kafka_consumer_property)) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      spdlog::error(
+          "refusing to start: kafka_consumer_property: expected key=value, "
+          "got \"{}\"",
+          kv);
+      return 2;
+    }
+    options.consumer_properties.emplace_back(kv.substr(0, eq),
+                                             kv.substr(eq + 1));
+  }
   DecisionPrinter printer(absl::GetFlag(FLAGS_print_decisions_per_kind_per_s));
   if (cfg->print_decisions()) {
     options.on_decision = [&printer](const tailor::v1::Decision& d) {
@@ -195,8 +212,9 @@ int Main() {
   PersonalizerMetrics metrics;
   std::unique_ptr<HttpServer> http;
   if (const auto address = config::HttpListenAddress(*cfg); address) {
-    auto server = HttpServer::Start(*address, metrics.registry(),
-                                    [&p] { return p.ready(); });
+    auto server = HttpServer::Start(
+        *address, metrics.registry(), [&p] { return p.ready(); },
+        [&p, &metrics] { metrics.SetReady(p.ready()); });
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());
       return 2;
@@ -240,7 +258,7 @@ int Main() {
     if (now - last_metrics > absl::Milliseconds(200)) {
       metrics.Update(p.stats(), p.processor().cached_profiles(),
                      p.processor().pending_timers(), p.assigned_partitions(),
-                     p.ready());
+                     p.commit_failures());
       last_metrics = now;
     }
     if (duration > absl::ZeroDuration() && now - start >= duration) break;

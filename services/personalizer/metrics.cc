@@ -43,6 +43,10 @@ PersonalizerMetrics::PersonalizerMetrics()
   profiles_erased_ = MakeCounter(r, "tailor_profiles_erased_total",
                                  "Profiles erased on request.");
   commits_ = MakeCounter(r, "tailor_commits_total", "Batches committed.");
+  commit_failures_ = MakeCounter(
+      r, "tailor_commit_failures_total",
+      "Commit attempts (produce, transaction, state write) that failed and "
+      "were retried.");
   auto& by_kind = prometheus::BuildCounter()
                       .Name("tailor_decisions_total")
                       .Help("Decisions emitted, by kind.")
@@ -71,7 +75,10 @@ PersonalizerMetrics::PersonalizerMetrics()
 
 void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
                                  size_t cached_profiles, size_t pending_timers,
-                                 int assigned_partitions, bool ready) {
+                                 int assigned_partitions,
+                                 int64_t commit_failures) {
+  Advance(commit_failures_, commit_failures, last_commit_failures_);
+  last_commit_failures_ = commit_failures;
   Advance(events_, s.events, last_.events);
   Advance(dead_letters_, s.dead_letters, last_.dead_letters);
   Advance(timers_fired_, s.timers_fired, last_.timers_fired);
@@ -91,7 +98,8 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   cached_profiles_->Set(static_cast<double>(cached_profiles));
   pending_timers_->Set(static_cast<double>(pending_timers));
   assigned_partitions_->Set(assigned_partitions);
-  ready_->Set(ready ? 1 : 0);
 }
+
+void PersonalizerMetrics::SetReady(bool ready) { ready_->Set(ready ? 1 : 0); }
 
 }  // namespace tailor

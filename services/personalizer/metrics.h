@@ -24,7 +24,11 @@ class PersonalizerMetrics {
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
 
   void Update(const pipeline::ProcessorStats& stats, size_t cached_profiles,
-              size_t pending_timers, int assigned_partitions, bool ready);
+              size_t pending_timers, int assigned_partitions,
+              int64_t commit_failures);
+  // Sets the readiness gauge; called at every scrape, so the gauge is live
+  // even while the pipeline thread is busy (a restore, a retried commit).
+  void SetReady(bool ready);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -35,6 +39,8 @@ class PersonalizerMetrics {
   prometheus::Counter* cache_misses_;
   prometheus::Counter* profiles_erased_;
   prometheus::Counter* commits_;
+  prometheus::Counter* commit_failures_;
+  int64_t last_commit_failures_ = 0;
   std::array<prometheus::Counter*, 5> decisions_by_kind_{};
   std::array<prometheus::Counter*, 4> decisions_by_action_{};
   prometheus::Gauge* cached_profiles_;
