@@ -13,7 +13,7 @@ packages=(
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libxxhash-dev prometheus-cpp-dev libcpp-httplib-dev tzdata
-  kcat python3 python3-confluent-kafka python3-yaml curl
+  kcat python3 python3-confluent-kafka python3-protobuf python3-yaml curl
 )
 missing=()
 for p in "${packages[@]}"; do

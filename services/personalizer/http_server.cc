@@ -27,7 +27,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->server_ = std::make_unique<httplib::Server>();
   s->server_->Get("/metrics",
-                  [registry](const httplib::Request&, httplib::Response& res) {
+                  [registry, before_scrape](const httplib::Request&,
+                                            httplib::Response& res) {
+                    if (before_scrape) before_scrape();
                     prometheus::TextSerializer serializer;
                     res.set_content(serializer.Serialize(registry->Collect()),
                                     "text/plain; version=0.0.4");

@@ -1,0 +1,788 @@
+#!/usr/bin/env python3
+"""Process-level tests of the shipped tailor programs.
+
+devbroker, loadgen and the personalizer run as separate processes, exactly as
+an operator runs them, and are checked only from outside: exit codes,
+stdout/stderr, signals, the HTTP endpoints and an independent Kafka client
+(python3-confluent-kafka) that decodes the outputs with the tailor.v1 Python
+modules generated from proto/.
+
+    process_test.py --personalizer=BIN --devbroker=BIN --loadgen=BIN \
+        --pydir=DIR --source_dir=REPO [unittest arguments, e.g. HttpTest]
+
+Every process a test starts is killed in tearDown, and is started with a
+parent-death signal so that none outlives this runner even if it is killed.
+Each test uses its own temporary directory, broker and free ports. Set
+TAILOR_KEEP_TEST_DIRS=1 to keep the directories (logs) of failed tests.
+"""
+
+import argparse
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+import zoneinfo
+
+ARGS = None  # Parsed command line, set in main().
+kafka = None  # confluent_kafka, imported in main().
+decision_pb2 = None  # tailor.v1 decision module, imported in main().
+
+INPUT_TOPICS = ("clickstream", "orders", "privacy")
+DECISION_TOPICS = ("decisions.coupons", "decisions.push",
+                   "decisions.cart-reminders")
+DLQ_TOPIC = "tailor.dlq"
+ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC,
+                                                "tailor.profiles.changelog")
+
+# Generous deadlines for things that must happen eventually; no test asserts
+# on how fast anything is.
+START_TIMEOUT_S = 30
+DRAIN_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30
+
+SUMMARY_LINE = re.compile(r"^summary: .*$", re.M)
+DECISION_LINE = re.compile(
+    r"^decision (?P<kind>cart_reminder|push|coupon|agent_escalation)"
+    r" customer=(?P<customer>c-\d+)"
+    r" action=(?P<action>send|hold_out|suppressed)"
+    r" campaign=(?P<campaign>[a-z_]+)"
+    r"(?: variant=\S+)?"
+    r" reasons=(?P<reasons>\S*)"
+    r"(?: suppressed_by=\S+)?"
+    r" id=(?P<id>[0-9a-f]{12})$")
+# The embedded broker keeps a departed member in its group until the
+# member's session times out (it does not act on the LeaveGroup of a clean
+# shutdown), so a restart in the same group waits that long for partitions:
+# 45 s with librdkafka's default, 6 s with this.
+SHORT_SESSION = ("--kafka_consumer_property="
+                 "session.timeout.ms=6000,heartbeat.interval.ms=500")
+HTTP_PORT_LINE = re.compile(r"serving /metrics /healthz /readyz on port (\d+)")
+
+# With it the children get SIGKILL when this runner dies, whatever kills it.
+_PDEATHSIG = (["setpriv", "--pdeathsig", "KILL", "--"]
+              if shutil.which("setpriv") else [])
+
+
+def shop_start_ms():
+  """10:00 today in Warsaw: inside everyone's waking hours (no quiet hours)."""
+  warsaw = zoneinfo.ZoneInfo("Europe/Warsaw")
+  ten = datetime.datetime.now(warsaw).replace(hour=10,
+                                              minute=0,
+                                              second=0,
+                                              microsecond=0)
+  return int(ten.timestamp() * 1000)
+
+
+def free_port():
+  """A TCP port nothing listens on (bound, then released)."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def read_text(path):
+  try:
+    with open(path, "rb") as f:
+      return f.read().decode("utf-8", errors="replace")
+  except FileNotFoundError:
+    return ""
+
+
+def parse_summary(stdout):
+  """The personalizer's `summary:` line as {name: number}."""
+  lines = SUMMARY_LINE.findall(stdout)
+  if len(lines) != 1:
+    raise AssertionError(f"expected one summary line, got {len(lines)}:\n"
+                         f"{stdout[-2000:]}")
+  return {k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", lines[0])}
+
+
+def parse_loadgen(stdout):
+  m = re.search(r"^loadgen: produced=(\d+) malformed=(\d+)", stdout, re.M)
+  if not m:
+    raise AssertionError(f"no loadgen summary line in:\n{stdout}")
+  return {"produced": int(m.group(1)), "malformed": int(m.group(2))}
+
+
+# No proxy for 127.0.0.1, whatever the environment says.
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(port, path):
+  """(status, body) of GET http://127.0.0.1:port/path."""
+  try:
+    with _HTTP.open(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+      return r.status, r.read().decode()
+  except urllib.error.HTTPError as e:
+    return e.code, e.read().decode()
+  except (urllib.error.URLError, ConnectionError) as e:
+    return None, str(e)  # Not listening (yet, or any more).
+
+
+def metrics(port):
+  """The Prometheus text exposition as {'name{labels}': value}."""
+  status, body = http_get(port, "/metrics")
+  if status != 200:
+    raise AssertionError(f"/metrics returned {status}: {body}")
+  out = {}
+  for line in body.splitlines():
+    if not line or line.startswith("#"):
+      continue
+    name, _, value = line.rpartition(" ")
+    out[name] = float(value)
+  return out
+
+
+def metric(port, name):
+  values = metrics(port)
+  if name not in values:
+    raise AssertionError(f"/metrics has no {name}: {sorted(values)}")
+  return values[name]
+
+
+class Proc:
+  """One started program; stdout and stderr go to files in the test dir."""
+
+  def __init__(self, name, argv, workdir):
+    self.name = name
+    self.stdout_path = os.path.join(workdir, f"{name}.out")
+    self.stderr_path = os.path.join(workdir, f"{name}.err")
+    self._out = open(self.stdout_path, "wb")
+    self._err = open(self.stderr_path, "wb")
+    self.popen = subprocess.Popen(_PDEATHSIG + list(argv),
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=self._out,
+                                  stderr=self._err,
+                                  cwd=workdir)
+    self.port = None  # HTTP port, for the personalizer.
+
+  def stdout(self):
+    return read_text(self.stdout_path)
+
+  def stderr(self):
+    return read_text(self.stderr_path)
+
+  def alive(self):
+    return self.popen.poll() is None
+
+  def send(self, sig):
+    self.popen.send_signal(sig)
+
+  def wait(self, timeout):
+    """The exit code; fails the test if the process is still running."""
+    try:
+      return self.popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+      raise AssertionError(
+          f"{self.name} still running after {timeout} s\n{self.tail()}")
+
+  def kill(self):
+    if self.popen.poll() is None:
+      self.popen.kill()
+      try:
+        self.popen.wait(10)
+      except subprocess.TimeoutExpired:
+        pass
+    self._out.close()
+    self._err.close()
+
+  def tail(self, lines=30):
+    def last(text):
+      return "\n".join(text.splitlines()[-lines:])
+
+    return (f"--- {self.name} stderr (last {lines} lines)\n"
+            f"{last(self.stderr())}\n"
+            f"--- {self.name} stdout (last {lines} lines)\n"
+            f"{last(self.stdout())}")
+
+
+class ProcessTestCase(unittest.TestCase):
+  """Starts programs for a test and stops every one of them in tearDown."""
+
+  def setUp(self):
+    self.workdir = tempfile.mkdtemp(prefix="tailor-process-test.")
+    self.procs = []
+    self.bootstrap = None
+    self.bootstrap_file = None
+
+  def tearDown(self):
+    for p in reversed(self.procs):
+      p.kill()
+    leftovers = [p.name for p in self.procs if p.popen.poll() is None]
+    failed = not getattr(self._outcome, "success", True)
+    if failed:
+      sys.stderr.write("\n".join(p.tail() for p in self.procs) + "\n")
+    if failed and os.environ.get("TAILOR_KEEP_TEST_DIRS"):
+      sys.stderr.write(f"kept {self.workdir}\n")
+    else:
+      shutil.rmtree(self.workdir, ignore_errors=True)
+    self.assertEqual(leftovers, [], "processes survived SIGKILL")
+
+  # --- processes ------------------------------------------------------------
+
+  def start(self, name, argv):
+    taken = {p.name for p in self.procs}
+    unique, n = name, 1
+    while unique in taken:
+      n += 1
+      unique = f"{name}-{n}"
+    p = Proc(unique, argv, self.workdir)
+    self.procs.append(p)
+    return p
+
+  def logs(self):
+    return "\n".join(p.tail() for p in self.procs)
+
+  def wait_until(self, condition, what, timeout=START_TIMEOUT_S, alive=()):
+    """Polls condition() until true; fails if it is not within timeout or if
+    one of the `alive` processes exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+      value = condition()
+      if value:
+        return value
+      for p in alive:
+        if not p.alive():
+          self.fail(f"{p.name} exited with {p.popen.returncode} while waiting "
+                    f"for: {what}\n{self.logs()}")
+      if time.monotonic() > deadline:
+        self.fail(f"timed out after {timeout} s waiting for: {what}\n"
+                  f"{self.logs()}")
+      time.sleep(0.1)
+
+  def start_broker(self, partitions=2):
+    self.bootstrap_file = os.path.join(self.workdir, "bootstrap")
+    broker = self.start("devbroker", [
+        ARGS.devbroker, f"--partitions={partitions}",
+        f"--bootstrap_file={self.bootstrap_file}"
+    ])
+    line = self.wait_until(
+        lambda: read_text(self.bootstrap_file).strip(),
+        "devbroker to write its bootstrap file",
+        alive=[broker])
+    self.assertTrue(line.startswith("bootstrap.servers="), line)
+    self.bootstrap = line.split("=", 1)[1]
+    return broker
+
+  def start_personalizer(self, *flags, state_dir=None, group="tailor-test"):
+    state_dir = state_dir or os.path.join(self.workdir, "state")
+    p = self.start("personalizer", [
+        ARGS.personalizer, f"--bootstrap_file={self.bootstrap_file}",
+        f"--state_dir={state_dir}", f"--group_id={group}",
+        "--http_address=127.0.0.1:0", *flags
+    ])
+    match = self.wait_until(lambda: HTTP_PORT_LINE.search(p.stderr()),
+                            "the personalizer to log its HTTP port",
+                            alive=[p])
+    p.port = int(match.group(1))
+    return p
+
+  def wait_ready(self, personalizer):
+    self.wait_until(lambda: http_get(personalizer.port, "/readyz")[0] == 200,
+                    f"{personalizer.name} /readyz to return 200",
+                    alive=[personalizer])
+
+  def start_loadgen(self, *flags):
+    return self.start(
+        "loadgen",
+        [ARGS.loadgen, f"--bootstrap_file={self.bootstrap_file}", *flags])
+
+  def run_loadgen(self, *flags):
+    """Runs loadgen to completion; returns its produced/malformed counts."""
+    p = self.start_loadgen(*flags)
+    rc = p.wait(DRAIN_TIMEOUT_S + 60)
+    self.assertEqual(rc, 0, f"loadgen failed\n{p.tail()}")
+    return parse_loadgen(p.stdout())
+
+  def wait_processed(self, personalizer, records):
+    """Waits until the personalizer has taken `records` input records (valid
+    events plus dead letters), as its metrics say."""
+
+    def taken():
+      m = metrics(personalizer.port)
+      return m["tailor_events_total"] + m["tailor_dead_letters_total"]
+
+    self.wait_until(lambda: taken() >= records,
+                    f"{personalizer.name} to process {records} records",
+                    timeout=DRAIN_TIMEOUT_S,
+                    alive=[personalizer])
+    return taken()
+
+  def stop_personalizer(self, personalizer):
+    """SIGTERM; checks the exit code 0; returns the summary."""
+    personalizer.send(signal.SIGTERM)
+    rc = personalizer.wait(STOP_TIMEOUT_S)
+    self.assertEqual(rc, 0,
+                     f"personalizer exit code after SIGTERM\n{self.logs()}")
+    summary = parse_summary(personalizer.stdout())
+    sys.stderr.write(f"{personalizer.name} {summary}\n")
+    return summary
+
+  # --- Kafka, from outside --------------------------------------------------
+
+  def read_topics(self, topics):
+    """Every committed record of `topics` as {topic: [Message]}, read from the
+    beginning up to the high watermark of each partition."""
+    consumer = kafka.Consumer({
+        "bootstrap.servers": self.bootstrap,
+        "group.id": f"tailor-test-reader-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+    })
+    try:
+      metadata = consumer.list_topics(timeout=10)
+      ends = {}
+      for topic in topics:
+        self.assertIn(topic, metadata.topics, "topic missing on the broker")
+        for partition in metadata.topics[topic].partitions:
+          tp = kafka.TopicPartition(topic, partition)
+          low, high = consumer.get_watermark_offsets(tp, timeout=10)
+          if high > low:
+            ends[(topic, partition)] = high
+      consumer.assign([
+          kafka.TopicPartition(t, p, kafka.OFFSET_BEGINNING)
+          for (t, p) in ends
+      ])
+      out = {t: [] for t in topics}
+      deadline = time.monotonic() + DRAIN_TIMEOUT_S
+      while ends:
+        self.assertLess(time.monotonic(), deadline,
+                        f"reading stalled; still to read: {ends}")
+        msg = consumer.poll(0.5)
+        if msg is None:
+          continue
+        self.assertIsNone(msg.error(), msg.error())
+        out[msg.topic()].append(msg)
+        key = (msg.topic(), msg.partition())
+        if key in ends and msg.offset() + 1 >= ends[key]:
+          del ends[key]
+      return out
+    finally:
+      consumer.close()
+
+  def committed_records(self, group):
+    """Sum over the input partitions of the offsets `group` committed."""
+    consumer = kafka.Consumer({
+        "bootstrap.servers": self.bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+    })
+    try:
+      metadata = consumer.list_topics(timeout=10)
+      tps = [
+          kafka.TopicPartition(t, p)
+          for t in INPUT_TOPICS
+          for p in metadata.topics[t].partitions
+      ]
+      committed = consumer.committed(tps, timeout=10)
+      return sum(max(tp.offset, 0) for tp in committed)
+    finally:
+      consumer.close()
+
+
+class RunSmokeTest(ProcessTestCase):
+  """The three programs together, as tools/run.sh runs them."""
+
+  def test_decisions_and_summary(self):
+    self.start_broker(partitions=2)
+    personalizer = self.start_personalizer("--print_decisions")
+    self.wait_ready(personalizer)
+    load = self.run_loadgen("--rate=2000", "--duration=20s",
+                            "--customers=20000", "--time_scale=240",
+                            f"--start_ms={shop_start_ms()}")
+    self.assertGreater(load["produced"], 10000)
+    self.assertEqual(load["malformed"], 0)
+    self.wait_processed(personalizer, load["produced"])
+
+    summary = self.stop_personalizer(personalizer)
+    self.assertEqual(summary["events"] + summary["dead_letters"],
+                     load["produced"], summary)
+    self.assertGreater(summary["events"], 0, summary)
+    for kind in ("cart_reminder", "push", "coupon"):
+      self.assertGreater(summary[kind], 0, f"no {kind} decisions: {summary}")
+    self.assertGreater(summary["timers_fired"], 0, summary)
+
+    # Every decision was printed (no per-second limit was asked for), as one
+    # well-formed line.
+    stdout = personalizer.stdout()
+    lines = [l for l in stdout.splitlines() if l.startswith("decision ")]
+    printed = {"cart_reminder": 0, "push": 0, "coupon": 0,
+               "agent_escalation": 0}
+    for line in lines:
+      m = DECISION_LINE.match(line)
+      self.assertIsNotNone(m, f"malformed decision line: {line!r}")
+      printed[m.group("kind")] += 1
+    self.assertEqual(
+        printed, {
+            "cart_reminder": summary["cart_reminder"],
+            "push": summary["push"],
+            "coupon": summary["coupon"],
+            "agent_escalation": summary["agent"],
+        })
+    self.assertNotIn("more decision lines not shown", stdout)
+
+
+class ExternalClientTest(ProcessTestCase):
+  """The outputs as a subscriber sees them, through an independent client."""
+
+  def test_decisions_and_dead_letters(self):
+    self.start_broker(partitions=2)
+    personalizer = self.start_personalizer()
+    self.wait_ready(personalizer)
+    load = self.run_loadgen("--rate=2000", "--duration=12s",
+                            "--customers=20000", "--time_scale=600",
+                            "--malformed_percent=1",
+                            f"--start_ms={shop_start_ms()}")
+    self.assertGreater(load["malformed"], 0)
+    self.wait_processed(personalizer, load["produced"])
+    summary = self.stop_personalizer(personalizer)
+    self.assertEqual(summary["events"] + summary["dead_letters"],
+                     load["produced"], summary)
+
+    records = self.read_topics(DECISION_TOPICS + (DLQ_TOPIC,) + INPUT_TOPICS)
+
+    expected_kinds = {
+        "decisions.coupons": {decision_pb2.DECISION_KIND_COUPON},
+        "decisions.cart-reminders": {decision_pb2.DECISION_KIND_CART_REMINDER},
+        "decisions.push": {
+            decision_pb2.DECISION_KIND_PUSH,
+            decision_pb2.DECISION_KIND_AGENT_ESCALATION
+        },
+    }
+    expected_payload = {
+        decision_pb2.DECISION_KIND_COUPON: "coupon",
+        decision_pb2.DECISION_KIND_CART_REMINDER: "cart_reminder",
+        decision_pb2.DECISION_KIND_PUSH: "push",
+        decision_pb2.DECISION_KIND_AGENT_ESCALATION: "agent_escalation",
+    }
+    by_kind = {k: 0 for k in expected_payload}
+    ids = set()
+    for topic in DECISION_TOPICS:
+      self.assertGreater(len(records[topic]), 0, f"nothing on {topic}")
+      for msg in records[topic]:
+        where = f"{topic}[{msg.partition()}]@{msg.offset()}"
+        d = decision_pb2.Decision()
+        d.ParseFromString(msg.value())  # Raises DecodeError if malformed.
+        self.assertRegex(d.decision_id, r"^[0-9a-f]{32}$", where)
+        self.assertNotIn(d.decision_id, ids, f"{where}: decision sent twice")
+        ids.add(d.decision_id)
+        self.assertTrue(d.customer_id, where)
+        self.assertEqual(msg.key(), d.customer_id.encode(), where)
+        self.assertIn(d.kind, expected_kinds[topic], where)
+        self.assertEqual(d.WhichOneof("payload"), expected_payload[d.kind],
+                         where)
+        self.assertNotEqual(d.action, decision_pb2.DECISION_ACTION_UNSPECIFIED,
+                            where)
+        self.assertTrue(d.campaign, where)
+        self.assertGreater(d.expires_at_ms, d.created_at_ms, where)
+        headers = dict(msg.headers() or [])
+        self.assertEqual(headers.get("tailor-decision-id"),
+                         d.decision_id.encode(), where)
+        by_kind[d.kind] += 1
+    # Exactly what the personalizer says it decided reached the topics.
+    self.assertEqual(
+        by_kind, {
+            decision_pb2.DECISION_KIND_COUPON: summary["coupon"],
+            decision_pb2.DECISION_KIND_CART_REMINDER: summary["cart_reminder"],
+            decision_pb2.DECISION_KIND_PUSH: summary["push"],
+            decision_pb2.DECISION_KIND_AGENT_ESCALATION: summary["agent"],
+        })
+
+    # Dead letters: the original key and bytes, and where they came from.
+    originals = {(m.topic(), m.partition(), m.offset()): m
+                 for t in INPUT_TOPICS for m in records[t]}
+    dead = records[DLQ_TOPIC]
+    self.assertGreater(len(dead), 0, "nothing on tailor.dlq")
+    self.assertEqual(len(dead), summary["dead_letters"])
+    for msg in dead:
+      where = f"{DLQ_TOPIC}[{msg.partition()}]@{msg.offset()}"
+      headers = dict(msg.headers() or [])
+      for name in ("tailor-source-topic", "tailor-source-partition",
+                   "tailor-source-offset", "tailor-error"):
+        self.assertIn(name, headers, where)
+      topic = headers["tailor-source-topic"].decode()
+      self.assertIn(topic, INPUT_TOPICS, where)
+      self.assertRegex(headers["tailor-source-partition"].decode(), r"^\d+$")
+      self.assertRegex(headers["tailor-source-offset"].decode(), r"^\d+$")
+      self.assertTrue(headers["tailor-error"], where)
+      source = originals.get((topic, int(headers["tailor-source-partition"]),
+                              int(headers["tailor-source-offset"])))
+      self.assertIsNotNone(source, f"{where}: no such source record")
+      self.assertEqual(msg.value(), source.value(), where)
+      self.assertEqual(msg.key(), source.key(), where)
+
+  def test_kcat_lists_topics(self):
+    kcat = shutil.which("kcat")
+    if kcat is None:
+      self.skipTest("kcat is not installed")
+    self.start_broker(partitions=2)
+    result = subprocess.run([kcat, "-L", "-b", self.bootstrap, "-m", "10"],
+                            capture_output=True,
+                            text=True,
+                            timeout=60)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    for topic in ALL_TOPICS:
+      self.assertIn(f'topic "{topic}" with 2 partitions', result.stdout)
+
+
+class HttpTest(ProcessTestCase):
+  """/healthz, /readyz and /metrics as a kubelet and Prometheus see them."""
+
+  def test_health_readiness_and_metrics(self):
+    self.start_broker(partitions=2)
+    personalizer = self.start_personalizer()
+    status, body = http_get(personalizer.port, "/healthz")
+    self.assertEqual(status, 200, body)
+    # Not ready before the group gives it partitions. The consumer logs the
+    # assignment before the pipeline takes it, so when no "assigned" line is
+    # in the log after the request, none was taken before it either.
+    status, body = http_get(personalizer.port, "/readyz")
+    if "assigned" not in personalizer.stderr():
+      self.assertEqual(status, 503, f"ready without partitions: {body}")
+    else:
+      sys.stderr.write("partitions came before /readyz was asked; the "
+                       "not-ready check had nothing to check\n")
+    self.wait_ready(personalizer)
+    # 3 input topics x 2 partitions, all on the only member.
+    self.wait_until(
+        lambda: metric(personalizer.port, "tailor_assigned_partitions") == 6,
+        "tailor_assigned_partitions to be 6",
+        alive=[personalizer])
+    self.wait_until(lambda: metric(personalizer.port, "tailor_ready") == 1,
+                    "tailor_ready to be 1",
+                    alive=[personalizer])
+    status, body = http_get(personalizer.port, "/metrics")
+    self.assertIn("# TYPE tailor_events_total counter", body)
+    self.assertEqual(metric(personalizer.port, "tailor_events_total"), 0)
+
+    loadgen = self.start_loadgen("--rate=1000", "--duration=8s",
+                                 "--customers=5000")
+    samples = []
+    while loadgen.alive():
+      samples.append(metric(personalizer.port, "tailor_events_total"))
+      time.sleep(0.5)
+    self.assertEqual(loadgen.wait(STOP_TIMEOUT_S), 0, loadgen.tail())
+    self.assertEqual(samples, sorted(samples), "the counter went down")
+    rises = sum(1 for a, b in zip(samples, samples[1:]) if b > a)
+    self.assertGreaterEqual(rises, 3,
+                            f"tailor_events_total while loading: {samples}")
+    produced = parse_loadgen(loadgen.stdout())["produced"]
+    self.wait_until(
+        lambda: metric(personalizer.port, "tailor_events_total") == produced,
+        f"tailor_events_total to reach {produced}",
+        alive=[personalizer])
+    status, _ = http_get(personalizer.port, "/healthz")
+    self.assertEqual(status, 200)
+    status, _ = http_get(personalizer.port, "/readyz")
+    self.assertEqual(status, 200)
+
+
+class BadConfigurationTest(ProcessTestCase):
+  """A bad configuration is refused at start, with exit code 2 and a message
+  naming the field; no broker is needed to find out."""
+
+  def refused(self, *flags):
+    """Runs the personalizer, expects exit code 2; returns its stderr."""
+    result = subprocess.run(_PDEATHSIG + [ARGS.personalizer, *flags],
+                            capture_output=True,
+                            text=True,
+                            timeout=60,
+                            cwd=self.workdir)
+    self.assertEqual(result.returncode, 2, result.stderr)
+    self.assertIn("refusing to start", result.stderr)
+    self.assertNotIn("summary:", result.stdout)
+    return result.stderr
+
+  def write(self, name, text):
+    path = os.path.join(self.workdir, name)
+    with open(path, "w") as f:
+      f.write(text)
+    return path
+
+  def config(self, extra):
+    # A bootstrap address nothing listens on: a config that passed would be
+    # refused later, for the broker, with a message not naming the field.
+    return self.write(
+        "personalizer.yaml", f"bootstrap_servers: 127.0.0.1:{free_port()}\n"
+        f"state_dir: {self.workdir}/state\n"
+        f"http_address: \"off\"\n{extra}")
+
+  def test_negative_max_batch_events(self):
+    stderr = self.refused(f"--config={self.config('max_batch_events: -1')}")
+    self.assertIn("max_batch_events: must be in [1, 1000000], got -1", stderr)
+
+  def test_unknown_field(self):
+    stderr = self.refused(f"--config={self.config('max_batch_event: 5')}")
+    self.assertIn('unknown field "max_batch_event"', stderr)
+
+  def test_missing_bootstrap_servers(self):
+    path = self.write("personalizer.yaml",
+                      f"state_dir: {self.workdir}/state\n")
+    stderr = self.refused(f"--config={path}")
+    self.assertIn("bootstrap_servers", stderr)
+
+  def test_invalid_rules_file(self):
+    rules = read_text(os.path.join(ARGS.source_dir, "libs", "decide",
+                                   "rules.example.yaml"))
+    bad = rules.replace("first_reminder_minutes: 60",
+                        "first_reminder_minutes: -5")
+    self.assertNotEqual(bad, rules)
+    stderr = self.refused(f"--config={self.config('')}",
+                          f"--rules={self.write('rules.yaml', bad)}")
+    self.assertIn("abandoned_cart.first_reminder_minutes", stderr)
+
+
+class HotReloadTest(ProcessTestCase):
+  """SIGHUP reloads the rules file; an invalid file is refused and the old
+  rules keep running."""
+
+  def test_sighup_reload(self):
+    example = read_text(
+        os.path.join(ARGS.source_dir, "libs", "decide", "rules.example.yaml"))
+    marker = "browse_abandonment:\n  common:\n    name: browse_abandonment\n" \
+             "    enabled: true\n"
+    self.assertIn(marker, example)
+    rules_path = os.path.join(self.workdir, "rules.yaml")
+
+    def write_rules(text):
+      tmp = rules_path + ".tmp"
+      with open(tmp, "w") as f:
+        f.write(text)
+      os.replace(tmp, rules_path)
+
+    write_rules(example)
+    self.start_broker(partitions=2)
+    personalizer = self.start_personalizer("--print_decisions",
+                                           f"--rules={rules_path}")
+    self.wait_ready(personalizer)
+    seeds = iter(range(1, 100))
+    processed = 0
+
+    def browse_lines_during_load():
+      """Runs a load phase; returns (decision lines, browse_abandonment
+      lines) printed during it."""
+      nonlocal processed
+      before = len(personalizer.stdout())
+      load = self.run_loadgen("--count=20000", "--rate=0",
+                              "--customers=5000", f"--seed={next(seeds)}",
+                              f"--start_ms={shop_start_ms()}")
+      processed += load["produced"]
+      self.wait_processed(personalizer, processed)
+      lines = [
+          l for l in personalizer.stdout()[before:].splitlines()
+          if l.startswith("decision ")
+      ]
+      return (len(lines),
+              sum(1 for l in lines if "campaign=browse_abandonment " in l))
+
+    decisions, browse = browse_lines_during_load()
+    self.assertGreater(browse, 0, "the example rules make browse decisions")
+
+    # Invalid: refused, the process keeps running the old rules.
+    write_rules(
+        example.replace("first_reminder_minutes: 60",
+                        "first_reminder_minutes: -5"))
+    personalizer.send(signal.SIGHUP)
+    self.wait_until(lambda: "rules reload refused" in personalizer.stderr(),
+                    "the invalid rules to be refused",
+                    alive=[personalizer])
+    refusal = [
+        l for l in personalizer.stderr().splitlines()
+        if "rules reload refused" in l
+    ]
+    self.assertEqual(len(refusal), 1)
+    self.assertIn("abandoned_cart.first_reminder_minutes", refusal[0])
+    self.assertTrue(personalizer.alive())
+    self.assertEqual(http_get(personalizer.port, "/readyz")[0], 200)
+    self.assertNotIn("rules reloaded", personalizer.stderr())
+    decisions, browse = browse_lines_during_load()
+    self.assertGreater(browse, 0, "the old rules must keep running")
+
+    # Valid, with browse abandonment switched off: taken.
+    write_rules(
+        example.replace(marker, marker.replace("enabled: true",
+                                               "enabled: false")))
+    personalizer.send(signal.SIGHUP)
+    self.wait_until(lambda: "rules reloaded" in personalizer.stderr(),
+                    "the valid rules to be reloaded",
+                    alive=[personalizer])
+    decisions, browse = browse_lines_during_load()
+    self.assertGreater(decisions, 0)
+    self.assertEqual(browse, 0, "browse_abandonment was disabled")
+    self.assertEqual(http_get(personalizer.port, "/readyz")[0], 200)
+    self.stop_personalizer(personalizer)
+
+
+class GracefulShutdownTest(ProcessTestCase):
+  """SIGTERM commits: a restart on the same state and group neither
+  re-processes nor loses events."""
+
+  def test_restart_continues_where_it_stopped(self):
+    self.start_broker(partitions=2)
+    state = os.path.join(self.workdir, "state")
+    group = "tailor-restart-test"
+
+    first = self.start_personalizer(SHORT_SESSION, state_dir=state, group=group)
+    self.wait_ready(first)
+    phase1 = self.run_loadgen("--count=6000", "--rate=0", "--seed=1",
+                              "--customers=3000")
+    self.assertEqual(phase1["produced"], 6000)
+    self.wait_processed(first, 6000)
+    summary1 = self.stop_personalizer(first)
+    self.assertEqual(summary1["events"], 6000, summary1)
+    self.assertEqual(summary1["dead_letters"], 0, summary1)
+    self.assertEqual(self.committed_records(group), 6000,
+                     "input offsets committed to the group at shutdown")
+
+    # Produced while no personalizer runs.
+    phase2 = self.run_loadgen("--count=4000", "--rate=0", "--seed=2",
+                              "--customers=3000")
+    self.assertEqual(phase2["produced"], 4000)
+
+    second = self.start_personalizer(SHORT_SESSION,
+                                     state_dir=state,
+                                     group=group)
+    self.wait_processed(second, 4000)
+    # Anything re-read would show up here; give it the time to.
+    time.sleep(2)
+    summary2 = self.stop_personalizer(second)
+    self.assertEqual(summary2["events"], 4000, summary2)
+    self.assertEqual(summary2["dead_letters"], 0, summary2)
+    self.assertEqual(self.committed_records(group), 10000)
+
+
+def main():
+  global ARGS, kafka, decision_pb2
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--personalizer", required=True)
+  parser.add_argument("--devbroker", required=True)
+  parser.add_argument("--loadgen", required=True)
+  parser.add_argument("--pydir",
+                      required=True,
+                      help="directory holding the generated tailor/v1/*_pb2.py")
+  parser.add_argument("--source_dir", required=True, help="repository root")
+  ARGS, rest = parser.parse_known_args()
+  sys.path.insert(0, ARGS.pydir)
+  try:
+    import confluent_kafka
+    from tailor.v1 import decision_pb2 as generated
+  except ImportError as e:
+    sys.exit(f"process_test: {e} (python3-confluent-kafka and python3-protobuf "
+             f"are installed by tools/setup.sh; run with {sys.executable})")
+  kafka = confluent_kafka
+  decision_pb2 = generated
+  unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+  main()
