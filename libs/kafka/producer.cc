@@ -203,7 +203,9 @@ void Producer::OnDelivery(const rd_kafka_message_t* msg) {
         absl::StrCat("delivery to ",
                      msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "?",
                      "[", msg->partition, "] failed"),
-        rd_kafka_message_errstr(msg));
+        // Not rd_kafka_message_errstr(): for a delivery report it may
+        // return the payload, which must never reach the logs.
+        rd_kafka_err2str(msg->err));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 #include <utility>
 
@@ -72,6 +73,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   };
   if (p->exactly_once()) {
     producer_props.emplace_back("transactional.id", TransactionalId(cfg));
+    // A crashed instance's open transaction holds back read_committed
+    // readers until it times out (or a successor with the same id fences
+    // it): keep that short.
+    producer_props.emplace_back("transaction.timeout.ms", "10000");
   }
   for (const auto& kv : p->options_.producer_properties) {
     producer_props.push_back(kv);
@@ -86,7 +91,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       kafka::Consumer::Create({{"bootstrap.servers", cfg.bootstrap_servers()},
                                {"group.id", cfg.group_id() + ".restore"},
                                {"isolation.level", "read_committed"},
-                               {"fetch.max.bytes", "52428800"}},
+                               {"fetch.max.bytes", "52428800"},
+                               // Without it every partition's restore
+                               // waits out a 500 ms fetch long-poll.
+                               {"fetch.wait.max.ms", "5"}},
                               nullptr));
   p->restorer_ = std::make_unique<ChangelogRestorer>(
       p->store_.get(), p->restore_reader_.get(), cfg.topics().changelog());
@@ -341,32 +349,57 @@ absl::Status Pipeline::CommitExactlyOnce() {
   for (const TopicOffset& o : processor_->prepared_offsets()) {
     offsets.push_back({o.topic, o.partition, o.next_offset});
   }
+  // librdkafka's contract: a retriable error means "call it again", an
+  // abortable one means "abort and redo the work", a fatal one means the
+  // producer is unusable.
+  const auto retrying = [&](const std::function<absl::Status()>& call) {
+    absl::Status status;
+    absl::Duration backoff = absl::Milliseconds(100);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      status = call();
+      auto info = kafka::KafkaErrorOf(status);
+      if (status.ok() || !info.has_value() || !info->retriable ||
+          info->requires_abort || info->fatal || stop_.load()) {
+        break;
+      }
+      absl::SleepFor(backoff);
+      backoff *= 2;
+    }
+    return status;
+  };
   absl::Status status = producer_->BeginTransaction();
   if (status.ok()) status = ProduceOutputs(/*flush=*/false);
   if (status.ok()) {
-    status = producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
+    status = retrying([&] {
+      return producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
                                                  kFlushTimeout);
+    });
   }
-  if (status.ok()) status = producer_->CommitTransaction(kFlushTimeout);
-  if (!status.ok()) {
-    ready_.store(false);
-    auto info = kafka::KafkaErrorOf(status);
-    if (info.has_value() && info->fatal) return status;
-    spdlog::warn("transaction failed, aborting and rewinding: {}",
-                 status.ToString());
-    ++aborted_transactions_;
-    ++commit_failures_;
-    absl::Status aborted = producer_->AbortTransaction(kFlushTimeout);
-    if (!aborted.ok()) {
-      auto abort_info = kafka::KafkaErrorOf(aborted);
-      if (abort_info.has_value() && abort_info->fatal) return aborted;
-      spdlog::warn("abort: {}", aborted.ToString());
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-    return Rewind();
+  if (status.ok()) {
+    status =
+        retrying([&] { return producer_->CommitTransaction(kFlushTimeout); });
   }
-  RecordChangelogPositions();
-  return WriteStateRetrying();
+  if (status.ok()) {
+    RecordChangelogPositions();
+    return WriteStateRetrying();
+  }
+  ready_.store(false);
+  ++commit_failures_;
+  auto info = kafka::KafkaErrorOf(status);
+  if (info.has_value() && info->fatal) return status;
+  spdlog::warn("transaction failed, aborting and rewinding: {}",
+               status.ToString());
+  absl::Status aborted =
+      retrying([&] { return producer_->AbortTransaction(kFlushTimeout); });
+  if (!aborted.ok()) {
+    // The transaction is in a state this producer cannot leave; stop, so
+    // that a restarted instance fences it.
+    return absl::InternalError(
+        absl::StrCat("transaction cannot be aborted: ", aborted.ToString(),
+                     " (after: ", status.ToString(), ")"));
+  }
+  ++aborted_transactions_;
+  return Rewind();
 }
 
 absl::Status Pipeline::Rewind() {

@@ -361,13 +361,13 @@ void Processor::PrepareCommit() {
                                         {}});
       }
     });
-    for (TimerIndex::Change& change : task.timers.pending_changes()) {
-      if (change.put) {
-        batch_.PutTimer(p, change.key.fire_at_ms, change.key.customer_id,
-                        change.key.timer_id, change.value);
+    for (const auto& [key, timer] : task.timers.pending_changes()) {
+      if (timer.has_value()) {
+        timer->SerializeToString(&scratch_);
+        batch_.PutTimer(p, key.fire_at_ms, key.customer_id, key.timer_id,
+                        scratch_);
       } else {
-        batch_.DeleteTimer(p, change.key.fire_at_ms, change.key.customer_id,
-                           change.key.timer_id);
+        batch_.DeleteTimer(p, key.fire_at_ms, key.customer_id, key.timer_id);
       }
     }
     task.timers.pending_changes().clear();

@@ -13,7 +13,7 @@ void TimerIndex::Load(tailor::v1::Timer timer) {
 
 void TimerIndex::Remove(const Key& key) {
   timers_.erase(key);
-  changes_.push_back(Change{key, false, {}});
+  changes_.insert_or_assign(key, std::nullopt);
 }
 
 void TimerIndex::Set(const tailor::v1::Timer& timer) {
@@ -27,7 +27,7 @@ void TimerIndex::Set(const tailor::v1::Timer& timer) {
     it->second = timer.fire_at_ms();
   }
   Key key{timer.fire_at_ms(), timer.customer_id(), timer.timer_id()};
-  changes_.push_back(Change{key, true, timer.SerializeAsString()});
+  changes_.insert_or_assign(key, timer);
   timers_.insert_or_assign(std::move(key), timer);
 }
 
@@ -35,7 +35,7 @@ void TimerIndex::PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due) {
   while (!timers_.empty() && timers_.begin()->first.fire_at_ms <= now_ms) {
     auto node = timers_.extract(timers_.begin());
     by_id_.erase(std::make_pair(node.key().customer_id, node.key().timer_id));
-    changes_.push_back(Change{node.key(), false, {}});
+    changes_.insert_or_assign(node.key(), std::nullopt);
     due->push_back(std::move(node.mapped()));
   }
 }

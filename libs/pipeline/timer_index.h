@@ -9,6 +9,7 @@
 #define TAILOR_LIBS_PIPELINE_TIMER_INDEX_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -31,12 +32,10 @@ class TimerIndex {
              std::tie(o.fire_at_ms, o.customer_id, o.timer_id);
     }
   };
-  // A store change the next commit must apply.
-  struct Change {
-    Key key;
-    bool put;           // false: delete
-    std::string value;  // serialized Timer, for puts
-  };
+  // Store changes the next commit must apply, one per key (the last one
+  // wins, so a timer moved several times in a batch is written once): a
+  // timer to put, or nullopt to delete the key.
+  using Changes = absl::btree_map<Key, std::optional<tailor::v1::Timer>>;
 
   // Adds a timer loaded from the store (no store change is queued).
   void Load(tailor::v1::Timer timer);
@@ -50,7 +49,7 @@ class TimerIndex {
   int64_t next_fire_ms() const;
   size_t size() const { return timers_.size(); }
 
-  std::vector<Change>& pending_changes() { return changes_; }
+  Changes& pending_changes() { return changes_; }
 
  private:
   void Remove(const Key& key);
@@ -58,7 +57,7 @@ class TimerIndex {
   absl::btree_map<Key, tailor::v1::Timer> timers_;
   // (customer_id, timer_id) -> fire time, so a re-set timer replaces the old.
   absl::flat_hash_map<std::pair<std::string, std::string>, int64_t> by_id_;
-  std::vector<Change> changes_;
+  Changes changes_;
 };
 
 }  // namespace tailor::pipeline

@@ -38,6 +38,9 @@ ABSL_FLAG(uint64_t, seed, 1, "Simulation seed.");
 ABSL_FLAG(int32_t, max_active_sessions, 20'000,
           "Concurrent shopping sessions simulated.");
 ABSL_FLAG(double, malformed_percent, 0, "Percent of malformed messages.");
+ABSL_FLAG(double, erasure_share, 0.0002,
+          "Chance, in [0, 1], that a returning customer's session starts with "
+          "an erasure request (0: no erasures).");
 ABSL_FLAG(double, time_scale, 1,
           "Event time advances this many times faster than the wall clock.");
 ABSL_FLAG(int64_t, start_ms, 0,
@@ -127,6 +130,7 @@ int main(int argc, char** argv) {
   options.seed = absl::GetFlag(FLAGS_seed);
   options.max_active_sessions = absl::GetFlag(FLAGS_max_active_sessions);
   options.malformed_share = absl::GetFlag(FLAGS_malformed_percent) / 100.0;
+  options.erasure_share = absl::GetFlag(FLAGS_erasure_share);
   tailor::loadgen::ShopperSim sim(options);
 
   const std::string topics[] = {"", absl::GetFlag(FLAGS_clickstream_topic),

@@ -26,7 +26,6 @@ constexpr int64_t kYear2100Ms = 4'102'444'800'000;  // 2100-01-01
 constexpr double kNewSessionChance = 0.15;
 constexpr double kOrderFollowUpChance = 0.03;
 constexpr double kConsentOnFirstVisit = 0.90;
-constexpr double kErasureChance = 0.0002;
 constexpr double kPushOpenedChance = 0.03;
 constexpr double kCheckoutChance = 0.5;  // of sessions with a cart
 constexpr double kOrderChance = 0.6;     // of checkouts: 30% of carts order
@@ -290,7 +289,7 @@ EventTopic ShopperSim::Step(Session& s, int64_t now_ms, Event* out,
           return tailor::v1::EVENT_TOPIC_PRIVACY;
         }
       } else {
-        if (Chance(kErasureChance)) {
+        if (Chance(options_.erasure_share)) {
           out->mutable_erasure_requested()->set_request_id(
               absl::StrCat("er-", options_.seed, "-", s.number));
           seen_[s.customer] = false;  // A later visit is a new customer.

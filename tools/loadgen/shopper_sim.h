@@ -27,6 +27,9 @@ struct ShopperSimOptions {
   int32_t max_active_sessions = 20'000;
   // Share of NextMessage() output that is malformed, in [0, 1].
   double malformed_share = 0.0;
+  // Chance, in [0, 1], that a returning customer's session starts with an
+  // erasure request (which ends the session and forgets the customer).
+  double erasure_share = 0.0002;
 };
 
 // Ways a message can be malformed.
