@@ -32,13 +32,11 @@ What a correct system guarantees and what is checked:
 
 import argparse
 import collections
-import datetime
 import os
 import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +44,10 @@ import unittest
 import urllib.error
 import urllib.request
 import uuid
-import zoneinfo
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pylib"))
+from tailor_procs import Proc, read_text, shop_start_ms  # noqa: E402
 
 ARGS = None  # Parsed command line, set in main().
 kafka = None  # confluent_kafka, imported in main().
@@ -87,87 +88,11 @@ STOP_TIMEOUT_S = 60
 HTTP_PORT_LINE = re.compile(r"serving /metrics /healthz /readyz on port (\d+)")
 SUMMARY_EVENTS = re.compile(r"^summary: events=(\d+)", re.M)
 
-_PDEATHSIG = (["setpriv", "--pdeathsig", "KILL", "--"]
-              if shutil.which("setpriv") else [])
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def log(msg):
   print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def shop_start_ms():
-  """10:00 today in Warsaw: inside everyone's waking hours."""
-  warsaw = zoneinfo.ZoneInfo("Europe/Warsaw")
-  ten = datetime.datetime.now(warsaw).replace(hour=10,
-                                              minute=0,
-                                              second=0,
-                                              microsecond=0)
-  return int(ten.timestamp() * 1000)
-
-
-def read_text(path):
-  try:
-    with open(path, "rb") as f:
-      return f.read().decode("utf-8", errors="replace")
-  except FileNotFoundError:
-    return ""
-
-
-class Proc:
-  """One started program; stdout and stderr go to files in the test dir."""
-
-  def __init__(self, name, argv, workdir):
-    self.name = name
-    self.stdout_path = os.path.join(workdir, f"{name}.out")
-    self.stderr_path = os.path.join(workdir, f"{name}.err")
-    self._out = open(self.stdout_path, "wb")
-    self._err = open(self.stderr_path, "wb")
-    self.popen = subprocess.Popen(_PDEATHSIG + list(argv),
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=self._out,
-                                  stderr=self._err,
-                                  cwd=workdir)
-    self.port = None
-
-  def stdout(self):
-    return read_text(self.stdout_path)
-
-  def stderr(self):
-    return read_text(self.stderr_path)
-
-  def alive(self):
-    return self.popen.poll() is None
-
-  def send(self, sig):
-    self.popen.send_signal(sig)
-
-  def wait(self, timeout):
-    try:
-      return self.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-      raise AssertionError(
-          f"{self.name} still running after {timeout} s\n{self.tail()}")
-
-  def kill(self):
-    if self.popen.poll() is None:
-      self.popen.kill()
-      try:
-        self.popen.wait(10)
-      except subprocess.TimeoutExpired:
-        pass
-    self._out.close()
-    self._err.close()
-
-  def tail(self, lines=30):
-
-    def last(text):
-      return "\n".join(text.splitlines()[-lines:])
-
-    return (f"--- {self.name} stderr (last {lines} lines)\n"
-            f"{last(self.stderr())}\n"
-            f"--- {self.name} stdout (last {lines} lines)\n"
-            f"{last(self.stdout())}")
 
 
 def http_status(port, path):

@@ -17,7 +17,6 @@ TAILOR_KEEP_TEST_DIRS=1 to keep the directories (logs) of failed tests.
 """
 
 import argparse
-import datetime
 import os
 import re
 import shutil
@@ -31,7 +30,10 @@ import unittest
 import urllib.error
 import urllib.request
 import uuid
-import zoneinfo
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "pylib"))
+from tailor_procs import PDEATHSIG, Proc, read_text, shop_start_ms  # noqa: E402
 
 ARGS = None  # Parsed command line, set in main().
 kafka = None  # confluent_kafka, imported in main().
@@ -69,33 +71,12 @@ SHORT_SESSION = ("--kafka_consumer_property="
 HTTP_PORT_LINE = re.compile(r"serving /metrics /healthz /readyz on port (\d+)")
 
 # With it the children get SIGKILL when this runner dies, whatever kills it.
-_PDEATHSIG = (["setpriv", "--pdeathsig", "KILL", "--"]
-              if shutil.which("setpriv") else [])
-
-
-def shop_start_ms():
-  """10:00 today in Warsaw: inside everyone's waking hours (no quiet hours)."""
-  warsaw = zoneinfo.ZoneInfo("Europe/Warsaw")
-  ten = datetime.datetime.now(warsaw).replace(hour=10,
-                                              minute=0,
-                                              second=0,
-                                              microsecond=0)
-  return int(ten.timestamp() * 1000)
-
 
 def free_port():
   """A TCP port nothing listens on (bound, then released)."""
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1]
-
-
-def read_text(path):
-  try:
-    with open(path, "rb") as f:
-      return f.read().decode("utf-8", errors="replace")
-  except FileNotFoundError:
-    return ""
 
 
 def parse_summary(stdout):
@@ -148,62 +129,6 @@ def metric(port, name):
   if name not in values:
     raise AssertionError(f"/metrics has no {name}: {sorted(values)}")
   return values[name]
-
-
-class Proc:
-  """One started program; stdout and stderr go to files in the test dir."""
-
-  def __init__(self, name, argv, workdir):
-    self.name = name
-    self.stdout_path = os.path.join(workdir, f"{name}.out")
-    self.stderr_path = os.path.join(workdir, f"{name}.err")
-    self._out = open(self.stdout_path, "wb")
-    self._err = open(self.stderr_path, "wb")
-    self.popen = subprocess.Popen(_PDEATHSIG + list(argv),
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=self._out,
-                                  stderr=self._err,
-                                  cwd=workdir)
-    self.port = None  # HTTP port, for the personalizer.
-
-  def stdout(self):
-    return read_text(self.stdout_path)
-
-  def stderr(self):
-    return read_text(self.stderr_path)
-
-  def alive(self):
-    return self.popen.poll() is None
-
-  def send(self, sig):
-    self.popen.send_signal(sig)
-
-  def wait(self, timeout):
-    """The exit code; fails the test if the process is still running."""
-    try:
-      return self.popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-      raise AssertionError(
-          f"{self.name} still running after {timeout} s\n{self.tail()}")
-
-  def kill(self):
-    if self.popen.poll() is None:
-      self.popen.kill()
-      try:
-        self.popen.wait(10)
-      except subprocess.TimeoutExpired:
-        pass
-    self._out.close()
-    self._err.close()
-
-  def tail(self, lines=30):
-    def last(text):
-      return "\n".join(text.splitlines()[-lines:])
-
-    return (f"--- {self.name} stderr (last {lines} lines)\n"
-            f"{last(self.stderr())}\n"
-            f"--- {self.name} stdout (last {lines} lines)\n"
-            f"{last(self.stdout())}")
 
 
 class ProcessTestCase(unittest.TestCase):
@@ -593,7 +518,7 @@ class BadConfigurationTest(ProcessTestCase):
 
   def refused(self, *flags):
     """Runs the personalizer, expects exit code 2; returns its stderr."""
-    result = subprocess.run(_PDEATHSIG + [ARGS.personalizer, *flags],
+    result = subprocess.run(PDEATHSIG + [ARGS.personalizer, *flags],
                             capture_output=True,
                             text=True,
                             timeout=60,
