@@ -234,6 +234,7 @@ absl::Status Pipeline::RunOnce() {
                            absl::Milliseconds(cfg.max_batch_ms()), &records_));
   if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
 
+  static const std::string kSentNsHeader(kHeaderSentNs);
   inputs_.clear();
   for (const kafka::Record& r : records_) {
     InputRecord& in = inputs_.emplace_back();
@@ -243,7 +244,7 @@ absl::Status Pipeline::RunOnce() {
     in.offset = r.offset();
     in.key = r.key();
     in.value = r.value();
-    if (auto sent = r.header(std::string(kHeaderSentNs)); sent.has_value()) {
+    if (auto sent = r.header(kSentNsHeader); sent.has_value()) {
       if (!absl::SimpleAtoi(*sent, &in.sent_ns)) in.sent_ns = 0;
     }
   }

@@ -96,22 +96,6 @@ void ExpectEveryEventFoldedOnce(
   }
 }
 
-// Same id, same bytes; returns the number of distinct cart reminders.
-int ExpectConsistentDecisionIds(Harness& h) {
-  absl::flat_hash_map<std::string, std::string> seen;
-  int reminders = 0;
-  for (const auto& d : h.ReadDecisions()) {
-    auto [it, inserted] = seen.emplace(d.decision_id(), d.SerializeAsString());
-    if (!inserted) {
-      EXPECT_EQ(it->second, d.SerializeAsString())
-          << "a decision id with two contents: " << d.ShortDebugString();
-      continue;
-    }
-    if (d.kind() == tailor::v1::DECISION_KIND_CART_REMINDER) ++reminders;
-  }
-  return reminders;
-}
-
 // A pipeline like Harness::StartPipeline's, whose producer gives up on a
 // message after `message_timeout_ms`, so that an unreachable broker turns
 // into a failed commit (and retry) within seconds instead of at the flush

@@ -85,23 +85,7 @@ TEST(ExactlyOnce, AbortedTransactionsAreRetriedWithoutDuplicates) {
   // decision of an aborted and redone transaction can show up here twice. It
   // must then be the same decision, byte for byte: the redo is
   // deterministic.
-  absl::flat_hash_map<std::string, std::string> seen;
-  int reminders = 0;
-  for (const auto& d : h.ReadDecisions()) {
-    auto [it, inserted] = seen.emplace(d.decision_id(), d.SerializeAsString());
-    if (!inserted) {
-      EXPECT_EQ(it->second, d.SerializeAsString())
-          << "a decision id with two contents: " << d.ShortDebugString()
-          << " vs " << [&] {
-               tailor::v1::Decision o;
-               o.ParseFromString(it->second);
-               return o.ShortDebugString();
-             }();
-      continue;
-    }
-    if (d.kind() == tailor::v1::DECISION_KIND_CART_REMINDER) ++reminders;
-  }
-  EXPECT_EQ(reminders, kCustomers);
+  EXPECT_EQ(ExpectConsistentDecisionIds(h), kCustomers);
 }
 
 TEST(ExactlyOnce, RestartOnAnEmptyDiskSeesEveryDecisionOnce) {

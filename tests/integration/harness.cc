@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/kafka/admin.h"
@@ -154,6 +155,24 @@ std::vector<tailor::v1::Decision> Harness::ReadDecisions() {
     decisions.push_back(std::move(d));
   }
   return decisions;
+}
+
+int ExpectConsistentDecisionIds(Harness& h) {
+  absl::flat_hash_map<std::string, std::string> seen;
+  int reminders = 0;
+  for (const auto& d : h.ReadDecisions()) {
+    auto [it, inserted] = seen.emplace(d.decision_id(), d.SerializeAsString());
+    if (!inserted) {
+      tailor::v1::Decision first;
+      first.ParseFromString(it->second);
+      EXPECT_EQ(it->second, d.SerializeAsString())
+          << "a decision id with two contents: " << d.ShortDebugString()
+          << " vs " << first.ShortDebugString();
+      continue;
+    }
+    if (d.kind() == tailor::v1::DECISION_KIND_CART_REMINDER) ++reminders;
+  }
+  return reminders;
 }
 
 tailor::v1::Event MakeEvent(const std::string& customer, int64_t at_ms) {

@@ -76,6 +76,11 @@ class Harness {
   int readers_ = 0;
 };
 
+// Checks that a decision id that appears more than once always carries the
+// same bytes (a redone batch is deterministic); returns the number of
+// distinct cart reminders.
+int ExpectConsistentDecisionIds(Harness& h);
+
 // Builders for events at a fixed base time (2026-01-15 10:00 UTC).
 inline constexpr int64_t kBaseMs = 1768471200000;
 tailor::v1::Event MakeEvent(const std::string& customer, int64_t at_ms);
