@@ -90,6 +90,24 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   if (config->min_event_time_ms() == 0) {
     config->set_min_event_time_ms(kDefaultMinEventTimeMs);
   }
+  if (config->time_source() == tailor::v1::TIME_SOURCE_UNSPECIFIED) {
+    config->set_time_source(tailor::v1::TIME_SOURCE_WALL);
+  }
+  if (!config->has_max_task_idle_ms()) {
+    config->set_max_task_idle_ms(kDefaultMaxTaskIdleMs);
+  }
+  if (!config->has_wall_clock_grace_ms()) {
+    config->set_wall_clock_grace_ms(kDefaultWallClockGraceMs);
+  }
+  if (!config->has_max_stream_time_lead_ms()) {
+    config->set_max_stream_time_lead_ms(kDefaultMaxStreamTimeLeadMs);
+  }
+  if (config->commit_interval_ms() == 0) {
+    config->set_commit_interval_ms(kDefaultCommitIntervalMs);
+  }
+  if (config->max_buffered_records() == 0) {
+    config->set_max_buffered_records(kDefaultMaxBufferedRecords);
+  }
   if (config->http_address().empty()) {
     config->set_http_address(std::string(kDefaultHttpAddress));
   } else if (absl::EqualsIgnoreCase(config->http_address(), kHttpDisabled)) {
@@ -192,6 +210,30 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.min_event_time_ms() < 0) {
     fail("min_event_time_ms",
          absl::StrCat("must be >= 0, got ", config.min_event_time_ms()));
+  }
+
+  if (config.max_task_idle_ms() < -1) {
+    fail("max_task_idle_ms",
+         absl::StrCat("must be >= -1 (-1 waits for ever), got ",
+                      config.max_task_idle_ms()));
+  }
+  if (config.wall_clock_grace_ms() < 0) {
+    fail("wall_clock_grace_ms",
+         absl::StrCat("must be >= 0, got ", config.wall_clock_grace_ms()));
+  }
+  if (config.max_stream_time_lead_ms() < 0) {
+    fail("max_stream_time_lead_ms",
+         absl::StrCat("must be >= 0, got ", config.max_stream_time_lead_ms()));
+  }
+  if (config.commit_interval_ms() < 1 ||
+      config.commit_interval_ms() > kMaxBatchMsLimit) {
+    fail("commit_interval_ms",
+         absl::StrCat("must be in [1, ", kMaxBatchMsLimit, "], got ",
+                      config.commit_interval_ms()));
+  }
+  if (config.max_buffered_records() < 1) {
+    fail("max_buffered_records",
+         absl::StrCat("must be >= 1, got ", config.max_buffered_records()));
   }
 
   const auto topics = Topics(config.topics());

@@ -32,6 +32,11 @@ inline constexpr int64_t kDefaultBlockCacheMb = 128;
 inline constexpr int64_t kDefaultWriteBufferMb = 64;
 inline constexpr int64_t kDefaultMaxEventSkewHours = 24;
 inline constexpr int64_t kDefaultMinEventTimeMs = 946684800000;  // 2000-01-01.
+inline constexpr int64_t kDefaultMaxTaskIdleMs = 30000;
+inline constexpr int64_t kDefaultWallClockGraceMs = 5000;
+inline constexpr int64_t kDefaultMaxStreamTimeLeadMs = 60000;
+inline constexpr int32_t kDefaultCommitIntervalMs = 1000;
+inline constexpr int32_t kDefaultMaxBufferedRecords = 20000;
 
 // Fills every field left at its zero value with its default: group_id, the
 // topic names, batch limits, cache sizes, http_address, event time bounds.

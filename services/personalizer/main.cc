@@ -51,6 +51,15 @@ ABSL_FLAG(std::string, http_address, "",
           "host:port for /metrics /healthz /readyz, or \"off\" (overrides).");
 ABSL_FLAG(std::string, processing_guarantee, "",
           "at_least_once or exactly_once (overrides the config file).");
+ABSL_FLAG(std::string, time_source, "",
+          "wall (default) or event: what moves stream time and fires timers. "
+          "event ignores the wall clock (replays, tests, the ops tool); wall "
+          "also lets the wall clock move a task whose inputs are all caught "
+          "up (overrides the config file).");
+ABSL_FLAG(int, max_batch_events, 0, "Events per batch (overrides).");
+ABSL_FLAG(int64_t, max_task_idle_ms, -2,
+          "How long a task waits for an empty input that is not known to be "
+          "caught up, ms; 0 never waits, -1 waits for ever (overrides).");
 ABSL_FLAG(bool, print_decisions, false, "Print each decision as a line.");
 ABSL_FLAG(int, print_decisions_per_kind_per_s, 0,
           "With --print_decisions: at most this many lines per decision kind "
@@ -105,6 +114,22 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
     cfg.set_http_address(v);
   }
   if (absl::GetFlag(FLAGS_print_decisions)) cfg.set_print_decisions(true);
+  if (auto v = absl::GetFlag(FLAGS_max_batch_events); v != 0) {
+    cfg.set_max_batch_events(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_max_task_idle_ms); v != -2) {
+    cfg.set_max_task_idle_ms(v);
+  }
+  if (auto v = absl::GetFlag(FLAGS_time_source); !v.empty()) {
+    tailor::v1::TimeSource source;
+    if (!tailor::v1::TimeSource_Parse(
+            absl::StrCat("TIME_SOURCE_", absl::AsciiStrToUpper(v)), &source) ||
+        source == tailor::v1::TIME_SOURCE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "time_source: expected wall or event, got \"", v, "\""));
+    }
+    cfg.set_time_source(source);
+  }
   if (auto v = absl::GetFlag(FLAGS_processing_guarantee); !v.empty()) {
     tailor::v1::ProcessingGuarantee guarantee;
     if (!tailor::v1::ProcessingGuarantee_Parse(
