@@ -14,7 +14,6 @@ namespace tailor::decide {
 
 namespace v1 = ::tailor::v1;
 using internal::kDayMs;
-using internal::kHourMs;
 using internal::kMinuteMs;
 
 namespace {
@@ -94,13 +93,6 @@ internal::Candidate Engine::Impl::NewCandidate(
 
 namespace {
 
-const std::string& TemplateOf(const internal::Campaign& c,
-                              absl::string_view customer_id) {
-  const v1::Variant* v = c.VariantFor(customer_id);
-  if (v != nullptr && !v->template_id().empty()) return v->template_id();
-  return c.common->template_id();
-}
-
 v1::Money MoneyOf(int64_t minor, const std::string& currency) {
   v1::Money m;
   m.set_minor_units(minor);
@@ -147,6 +139,9 @@ void Engine::Impl::Recommend(
     google::protobuf::RepeatedPtrField<std::string>* out) const {
   auto acceptable = [&](const std::string& id) {
     if (id.empty() || id == exclude_product_id || InCart(p, id)) return false;
+    // Every product ever bought (the hash set), and the recent purchases of
+    // a profile written before the set existed.
+    if (internal::InPurchasedSet(p, id)) return false;
     for (const std::string& bought : p.purchased_product_ids()) {
       if (bought == id) return false;
     }
@@ -184,15 +179,18 @@ void Engine::Impl::Recommend(
 void Engine::Impl::OnEvent(const v1::Event& event, CallState& s) const {
   SetCartTimers(event, s);
 
-  // Escalation first: when it is sent, the automated nudges of this event
-  // are suppressed.
+  // Escalation first: when it is sent, the other candidates of this event
+  // are suppressed, and the automated nudges of the following
+  // pause_automation_days too (guard 2).
   bool escalated = false;
   if (std::optional<Candidate> c = HumanEscalation(event, s)) {
     const GuardResult r = Guard(std::move(*c), s);
+    v1::Dissatisfaction* dis = s.profile->mutable_dissatisfaction();
     if (r == GuardResult::kSent || r == GuardResult::kHeldOut) {
-      s.profile->mutable_dissatisfaction()->set_escalated_at_ms(s.now_ms);
+      dis->set_escalated_at_ms(s.now_ms);
     }
     escalated = r == GuardResult::kSent;
+    if (escalated) dis->set_escalation_sent_at_ms(s.now_ms);
   }
   auto run = [&](std::optional<Candidate> c) {
     if (!c.has_value()) return;
@@ -208,28 +206,6 @@ void Engine::Impl::OnEvent(const v1::Event& event, CallState& s) const {
   run(FirstOrder(event, s));
   run(CartThreshold(event, s));
   run(BrowseAbandonment(event, s));
-}
-
-void Engine::Impl::SetCartTimers(const v1::Event& event, CallState& s) const {
-  const v1::AbandonedCartRule& rule = rules.abandoned_cart();
-  if (!abandoned_cart.enabled()) return;
-  if (!event.has_cart_add() && !event.has_cart_remove()) return;
-  const v1::Cart& cart = s.profile->cart();
-  if (cart.items_size() == 0) return;
-  auto add = [&](int step, int64_t minutes) {
-    v1::Timer& t = s.out->timers.emplace_back();
-    t.set_customer_id(s.profile->customer_id());
-    t.set_fire_at_ms(cart.updated_at_ms() + minutes * kMinuteMs);
-    t.set_kind(v1::TIMER_KIND_CART_REMINDER);
-    t.set_timer_id(absl::StrCat(abandoned_cart.name(), "/", step));
-    t.set_campaign(abandoned_cart.name());
-    t.set_step(step);
-    t.set_trigger_ref(cart.version());
-  };
-  add(1, rule.first_reminder_minutes());
-  if (rule.second_reminder_minutes() > 0) {
-    add(2, rule.second_reminder_minutes());
-  }
 }
 
 std::optional<internal::Candidate> Engine::Impl::HumanEscalation(
@@ -469,7 +445,7 @@ std::optional<internal::Candidate> Engine::Impl::BrowseAbandonment(
   if (!category_id.empty()) internal::AddFact(&d, "category_id", category_id);
   internal::AddFact(&d, "session_views", views);
   v1::PushPayload* push = d.mutable_push();
-  push->set_template_id(TemplateOf(browse_abandonment, p.customer_id()));
+  push->set_template_id(browse_abandonment.TemplateFor(p.customer_id()));
   push->set_product_id(product_id);
   push->set_category_id(category_id);
   Recommend(p, s.now_ms, product_id, push->mutable_recommended_product_ids());
@@ -491,71 +467,6 @@ void Engine::Impl::OnTimer(const v1::Timer& timer, CallState& s) const {
   }
 }
 
-bool Engine::Impl::CartStillAbandoned(const v1::CustomerProfile& p,
-                                      int64_t version, int64_t now_ms) const {
-  const v1::Cart& cart = p.cart();
-  if (cart.items_size() == 0 || cart.version() != version) return false;
-  if (p.last_order().placed_at_ms() > 0 &&
-      p.last_order().placed_at_ms() >= cart.updated_at_ms()) {
-    return false;
-  }
-  return now_ms - cart.updated_at_ms() <=
-         rules.abandoned_cart().window_hours() * kHourMs;
-}
-
-void Engine::Impl::CartReminderTimer(const v1::Timer& timer,
-                                     CallState& s) const {
-  if (!abandoned_cart.enabled()) return;
-  const v1::AbandonedCartRule& rule = rules.abandoned_cart();
-  const int step = timer.step();
-  if (step != 1 && !(step == 2 && rule.second_reminder_minutes() > 0)) return;
-  const v1::CustomerProfile& p = *s.profile;
-  if (!CartStillAbandoned(p, timer.trigger_ref(), s.now_ms)) return;
-  // Stream time jumped past reminder 2 as well (replay, downtime): only the
-  // later reminder goes out.
-  if (step == 1 && rule.second_reminder_minutes() > 0 &&
-      s.now_ms - p.cart().updated_at_ms() >=
-          rule.second_reminder_minutes() * kMinuteMs) {
-    return;
-  }
-
-  const v1::Cart& cart = p.cart();
-  const std::string trigger =
-      absl::StrCat("cart:v", cart.version(), ":step", step);
-  Candidate cand = NewCandidate(abandoned_cart, s, trigger, timer.timer_id());
-  cand.trigger_ref = cart.version();
-  v1::Decision& d = cand.decision;
-  d.add_reason_codes("cart_abandoned");
-  d.add_reason_codes(absl::StrCat("reminder_step_", step));
-  internal::AddFact(&d, "cart_value_minor", cart.value().minor_units());
-  internal::AddFact(&d, "cart_version", cart.version());
-  internal::AddFact(&d, "cart_items", cart.items_size());
-  internal::AddFact(&d, "minutes_since_cart_change",
-                    (s.now_ms - cart.updated_at_ms()) / kMinuteMs);
-  v1::CartReminderPayload* payload = d.mutable_cart_reminder();
-  payload->set_step(step);
-  *payload->mutable_items() = cart.items();
-  *payload->mutable_cart_value() = cart.value();
-  if (payload->cart_value().currency().empty()) {
-    payload->mutable_cart_value()->set_currency(rules.default_currency());
-  }
-  payload->set_template_id(TemplateOf(abandoned_cart, p.customer_id()));
-  if (step == 2 && abandoned_cart.coupon != nullptr) {
-    if (cart.value().minor_units() < rule.coupon_min_cart_value_minor()) {
-      internal::AddFact(&d, "coupon_withheld", "below_threshold");
-    } else if (internal::IsDiscountWaiter(p, rule.discount_waiter_share())) {
-      internal::AddFact(&d, "coupon_withheld", "discount_waiter");
-    } else {
-      d.add_reason_codes("cart_value_above_threshold");
-      FillCoupon(abandoned_cart, s, trigger, cart.value().minor_units(),
-                 payload->mutable_coupon(), &cand);
-      cand.coupon_optional = true;
-    }
-  }
-  Recommend(p, s.now_ms, "", payload->mutable_recommended_product_ids());
-  Guard(std::move(cand), s);
-}
-
 void Engine::Impl::DeferredDecisionTimer(const v1::Timer& timer,
                                          CallState& s) const {
   Candidate cand;
@@ -566,9 +477,9 @@ void Engine::Impl::DeferredDecisionTimer(const v1::Timer& timer,
   const v1::CustomerProfile& p = *s.profile;
   if (d.customer_id() != p.customer_id()) return;
   // Re-check what may have changed overnight.
-  if (d.has_cart_reminder() &&
-      !CartStillAbandoned(p, timer.trigger_ref(), s.now_ms)) {
-    return;
+  if (d.has_cart_reminder()) {
+    if (!CartStillAbandoned(p, timer.trigger_ref(), s.now_ms)) return;
+    RelistRemindedLines(p.cart(), s.now_ms, &d);
   }
   if (cand.campaign == &first_order && p.orders() != 0) return;
   cand.trigger_ref = timer.trigger_ref();

@@ -127,6 +127,7 @@ v1::RulesConfig DefaultRules() {
   he->set_min_incidents(2);
   he->set_period_days(30);
   he->set_queue("vip-care");
+  he->set_pause_automation_days(7);
   return r;
 }
 

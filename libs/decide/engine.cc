@@ -1,6 +1,7 @@
 // Engine creation (validation and precomputation) and the entry points.
 #include "libs/decide/engine.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "libs/base/status_macros.h"
@@ -32,6 +33,10 @@ void InitCampaign(const v1::CampaignCommon& common,
     c->cumulative_weights.push_back(sum);
   }
 }
+
+// Longer pauses are cut to this (a century), so days * kDayMs cannot
+// overflow.
+constexpr int64_t kMaxPauseDays = 36500;
 
 bool HasCoupon(const v1::CouponSpec& spec) {
   return spec.percent_off() > 0 || spec.amount_off_minor() > 0;
@@ -66,6 +71,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   }
   impl->signal_horizon_ms =
       r.profile().signal_horizon_days() * internal::kDayMs;
+  impl->cart_window_ms = r.abandoned_cart().window_hours() * internal::kHourMs;
+  // Unset means the default; applied also while human_escalation is disabled
+  // (then unvalidated), so an escalation sent before still pauses.
+  const v1::HumanEscalationRule& he = r.human_escalation();
+  const int64_t pause_days =
+      he.has_pause_automation_days()
+          ? std::clamp<int64_t>(he.pause_automation_days(), 0, kMaxPauseDays)
+          : internal::kDefaultPauseAutomationDays;
+  impl->escalation_pause_ms = pause_days * internal::kDayMs;
 
   const v1::AbandonedCartRule& ac = r.abandoned_cart();
   InitCampaign(ac.common(), HasCoupon(ac.coupon()) ? &ac.coupon() : nullptr,
@@ -87,6 +101,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
                &impl->service_recovery);
   InitCampaign(r.human_escalation().common(), nullptr,
                v1::DECISION_KIND_AGENT_ESCALATION, &impl->human_escalation);
+  // Every automated nudge pauses after an escalation is sent; the escalation
+  // itself and the service-recovery coupon do not.
+  for (internal::Campaign* c :
+       {&impl->abandoned_cart, &impl->browse_abandonment, &impl->first_order,
+        &impl->cart_threshold, &impl->win_back, &impl->loyalty}) {
+    c->paused_by_escalation = true;
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -53,18 +53,20 @@ class Engine {
   const tailor::v1::RulesConfig& rules() const;
 
   // Runs the rules after `event` has been folded into *profile.
-  // `partition_state` (not null) holds the coupon budgets of the event's
-  // partition. Appends to *out (it does not clear it). May update the
-  // profile's guard bookkeeping: campaigns, channel_stats, coupons_issued and
-  // dissatisfaction.escalated_at_ms.
+  // `partition_state` (not null) holds the coupon budgets used in the
+  // event's partition; its partition and partition_count say which share of
+  // the shop-wide budgets the partition may use. Appends to *out (it does not
+  // clear it). May update the profile's guard bookkeeping: campaigns,
+  // channel_stats, coupons_issued and dissatisfaction.escalated_at_ms /
+  // escalation_sent_at_ms.
   void OnEvent(const tailor::v1::Event& event,
                tailor::v1::CustomerProfile* profile,
                tailor::v1::PartitionState* partition_state, Outcome* out) const;
 
   // A timer fired at stream time `now_ms` (>= timer.fire_at_ms). Timers are
   // never cancelled early, so this checks that the timer is still valid (the
-  // cart version matches, the cart is not empty, no order since, the cart is
-  // inside the window) and does nothing otherwise. Appends to *out.
+  // cart version matches, the cart is not empty, no order since, a line was
+  // added inside the window) and does nothing otherwise. Appends to *out.
   void OnTimer(const tailor::v1::Timer& timer, int64_t now_ms,
                tailor::v1::CustomerProfile* profile,
                tailor::v1::PartitionState* partition_state, Outcome* out) const;

@@ -34,6 +34,13 @@ const v1::ChannelStats* FindChannelStats(const v1::CustomerProfile& p,
   return nullptr;
 }
 
+// A human took over: an escalation was sent less than the pause ago.
+bool AgentHandlesCustomer(const v1::CustomerProfile& p, int64_t pause_ms,
+                          int64_t now) {
+  const int64_t sent = p.dissatisfaction().escalation_sent_at_ms();
+  return pause_ms > 0 && sent > 0 && now - sent < pause_ms;
+}
+
 v1::BudgetUsage* FindBudget(v1::PartitionState* ps, absl::string_view campaign,
                             int64_t day) {
   for (v1::BudgetUsage& b : *ps->mutable_budgets()) {
@@ -65,19 +72,26 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
   v1::CustomerProfile& p = *s.profile;
   const int64_t now = s.now_ms;
 
-  // 2. Consent.
+  // 2. Agent hand-over: automated nudges wait while a human handles the
+  // customer.
+  if (c.paused_by_escalation &&
+      AgentHandlesCustomer(p, escalation_pause_ms, now)) {
+    Suppress(cand, internal::kEscalatedToAgent, s);
+    return GuardResult::kSuppressed;
+  }
+  // 3. Consent.
   if (!Consented(p, d.channel())) {
     Suppress(cand, internal::kNoConsent, s);
     return GuardResult::kSuppressed;
   }
   const v1::CampaignState* state = internal::FindCampaignState(p, c.name());
-  // 3. Lifetime limit per customer.
+  // 4. Lifetime limit per customer.
   if (c.common->max_per_customer() > 0 && state != nullptr &&
       state->issued() >= c.common->max_per_customer()) {
     Suppress(cand, internal::kCustomerLimit, s);
     return GuardResult::kSuppressed;
   }
-  // 4. Cooldown of the campaign.
+  // 5. Cooldown of the campaign.
   if (c.common->cooldown_minutes() > 0 && state != nullptr &&
       state->last_sent_at_ms() > 0 &&
       now - state->last_sent_at_ms() <
@@ -85,7 +99,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
     Suppress(cand, internal::kCooldown, s);
     return GuardResult::kSuppressed;
   }
-  // 5. Frequency caps of the channel (rolling windows).
+  // 6. Frequency caps of the channel (rolling windows).
   const v1::ChannelStats* stats = FindChannelStats(p, d.channel());
   for (const Cap& cap : caps) {
     if (cap.channel != d.channel()) continue;
@@ -100,17 +114,21 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kSuppressed;
     }
   }
-  // 6. Coupon budget of the campaign, per UTC day and partition.
+  // 7. Coupon budget of the campaign, per UTC day: this partition's share
+  // of the shop-wide budget (which may be 0).
   const int64_t day = internal::EpochDay(now);
   if (cand.has_coupon && c.coupon != nullptr) {
     const v1::BudgetUsage* used = FindBudget(s.partition, c.name(), day);
     const int64_t count = used != nullptr ? used->count() : 0;
     const int64_t value = used != nullptr ? used->value_minor() : 0;
-    const bool exhausted = (c.coupon->daily_budget_count() > 0 &&
-                            count >= c.coupon->daily_budget_count()) ||
-                           (c.coupon->daily_budget_value_minor() > 0 &&
-                            value + cand.coupon_value_minor >
-                                c.coupon->daily_budget_value_minor());
+    const int64_t count_share =
+        internal::BudgetShare(c.coupon->daily_budget_count(), *s.partition);
+    const int64_t value_share = internal::BudgetShare(
+        c.coupon->daily_budget_value_minor(), *s.partition);
+    const bool exhausted =
+        (c.coupon->daily_budget_count() > 0 && count >= count_share) ||
+        (c.coupon->daily_budget_value_minor() > 0 &&
+         value + cand.coupon_value_minor > value_share);
     if (exhausted && cand.coupon_optional) {
       d.mutable_cart_reminder()->clear_coupon();
       internal::AddFact(&d, "coupon_withheld", internal::kBudgetExhausted);
@@ -120,7 +138,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kSuppressed;
     }
   }
-  // 7. Quiet hours in the customer's time zone: defer to the window's end.
+  // 8. Quiet hours in the customer's time zone: defer to the window's end.
   if (QuietHoursApply(d.channel())) {
     absl::TimeZone storage;
     const std::optional<int64_t> end =
@@ -138,7 +156,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kDeferred;
     }
   }
-  // 8. Holdout: logged, never delivered; counts for cooldown and limits.
+  // 9. Holdout: logged, never delivered; counts for cooldown and limits.
   v1::CampaignState* mstate = internal::MutableCampaignState(&p, c.name());
   mstate->set_last_sent_at_ms(now);
   mstate->set_issued(mstate->issued() + 1);
@@ -147,7 +165,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
     s.out->decisions.push_back(std::move(d));
     return GuardResult::kHeldOut;
   }
-  // 9. The variant was assigned when the candidate was built. Send.
+  // 10. The variant was assigned when the candidate was built. Send.
   d.set_action(v1::DECISION_ACTION_SEND);
 
   // Bookkeeping of a sent decision: channel stats and caps' window.

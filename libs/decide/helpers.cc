@@ -1,4 +1,6 @@
-// Pure helpers of the decision engine: ids, coupon codes, decay, quiet hours.
+// Pure helpers of the decision engine: ids, coupon codes, decay, quiet hours,
+// purchased products, budget shares, facts.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -21,6 +23,12 @@ const v1::Variant* Campaign::VariantFor(absl::string_view customer_id) const {
       return &common->variants(static_cast<int>(i));
   }
   return &common->variants(common->variants_size() - 1);
+}
+
+const std::string& Campaign::TemplateFor(absl::string_view customer_id) const {
+  const v1::Variant* v = VariantFor(customer_id);
+  if (v != nullptr && !v->template_id().empty()) return v->template_id();
+  return common->template_id();
 }
 
 bool Campaign::HeldOut(absl::string_view customer_id) const {
@@ -101,6 +109,25 @@ bool IsDiscountWaiter(const v1::CustomerProfile& p, double share) {
          share;
 }
 
+uint64_t PurchasedProductHash(absl::string_view product_id) {
+  return StableHash64({product_id});
+}
+
+bool InPurchasedSet(const v1::CustomerProfile& p,
+                    absl::string_view product_id) {
+  const auto& set = p.purchased_product_hashes();
+  if (set.empty()) return false;
+  return std::binary_search(set.begin(), set.end(),
+                            PurchasedProductHash(product_id));
+}
+
+int64_t BudgetShare(int64_t budget, const v1::PartitionState& ps) {
+  if (budget <= 0) return budget;
+  const int64_t n = ps.partition_count() > 0 ? ps.partition_count() : 1;
+  const int64_t p = ps.partition();
+  return budget / n + (p >= 0 && p < budget % n ? 1 : 0);
+}
+
 const v1::CampaignState* FindCampaignState(const v1::CustomerProfile& p,
                                            absl::string_view campaign) {
   for (const v1::CampaignState& s : p.campaigns()) {
@@ -127,6 +154,16 @@ void AddFact(v1::Decision* d, absl::string_view name, absl::string_view value) {
 
 void AddFact(v1::Decision* d, absl::string_view name, int64_t value) {
   AddFact(d, name, absl::StrCat(value));
+}
+
+void SetFact(v1::Decision* d, absl::string_view name, int64_t value) {
+  for (v1::Fact& f : *d->mutable_facts()) {
+    if (f.name() == name) {
+      f.set_value(absl::StrCat(value));
+      return;
+    }
+  }
+  AddFact(d, name, value);
 }
 
 const std::string* FindFact(const v1::Decision& d, absl::string_view name) {

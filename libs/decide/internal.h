@@ -22,6 +22,8 @@ inline constexpr int64_t kHourMs = 60 * kMinuteMs;
 inline constexpr int64_t kDayMs = 24 * kHourMs;
 inline constexpr int kDefaultMaxRecommendations = 3;
 inline constexpr double kDefaultHalfLifeHours = 72.0;
+// human_escalation.pause_automation_days when the rules leave it unset.
+inline constexpr int64_t kDefaultPauseAutomationDays = 7;
 
 // Suppression reasons (Decision.suppression).
 inline constexpr absl::string_view kNoConsent = "no_consent";
@@ -39,11 +41,16 @@ struct Campaign {
   tailor::v1::Channel channel = tailor::v1::CHANNEL_UNSPECIFIED;
   std::string salt;                        // common.salt, else common.name.
   std::vector<double> cumulative_weights;  // Empty: no variants.
+  // An automated nudge: paused after an escalation is sent (every campaign
+  // but human_escalation and service_recovery_coupon).
+  bool paused_by_escalation = false;
 
   const std::string& name() const { return common->name(); }
   bool enabled() const { return common->enabled(); }
   // The customer's A/B arm, or nullptr when the campaign has no variants.
   const tailor::v1::Variant* VariantFor(absl::string_view customer_id) const;
+  // The arm's template override, else common.template_id.
+  const std::string& TemplateFor(absl::string_view customer_id) const;
   // True when the customer is in the holdout group.
   bool HeldOut(absl::string_view customer_id) const;
 };
@@ -95,6 +102,19 @@ std::optional<int64_t> QuietHoursEnd(const tailor::v1::QuietHours& qh,
                                      int64_t now_ms);
 // True for a discount-waiter: orders >= 2 and coupon_orders / orders > share.
 bool IsDiscountWaiter(const tailor::v1::CustomerProfile& p, double share);
+// StableHash64({product_id}), the hash of CustomerProfile.
+// purchased_product_hashes (libs/profile computes the same; see
+// profile.proto).
+uint64_t PurchasedProductHash(absl::string_view product_id);
+// True if the product's hash is in the sorted purchased_product_hashes.
+bool InPurchasedSet(const tailor::v1::CustomerProfile& p,
+                    absl::string_view product_id);
+// This partition's share of a shop-wide daily budget: floor(budget / N),
+// plus 1 if partition < budget % N, with N = partition_count (0 means 1), so
+// the shares of partitions 0..N-1 sum to exactly `budget`. A partition
+// outside 0..N-1 gets floor(budget / N). A budget <= 0 (unlimited) is
+// returned as is.
+int64_t BudgetShare(int64_t budget, const tailor::v1::PartitionState& ps);
 
 const tailor::v1::CampaignState* FindCampaignState(
     const tailor::v1::CustomerProfile& p, absl::string_view campaign);
@@ -103,6 +123,8 @@ tailor::v1::CampaignState* MutableCampaignState(tailor::v1::CustomerProfile* p,
 void AddFact(tailor::v1::Decision* d, absl::string_view name,
              absl::string_view value);
 void AddFact(tailor::v1::Decision* d, absl::string_view name, int64_t value);
+// Replaces the value of fact `name`, or adds it.
+void SetFact(tailor::v1::Decision* d, absl::string_view name, int64_t value);
 // Value of fact `name`, or nullptr.
 const std::string* FindFact(const tailor::v1::Decision& d,
                             absl::string_view name);
@@ -128,6 +150,9 @@ struct Engine::Impl {
   int max_recommendations = internal::kDefaultMaxRecommendations;
   double half_life_hours = internal::kDefaultHalfLifeHours;
   int64_t signal_horizon_ms = 0;  // 0: no horizon.
+  int64_t cart_window_ms = 0;     // abandoned_cart.window_hours.
+  // Automated nudges pause this long after an escalation is sent; 0: never.
+  int64_t escalation_pause_ms = 0;
 
   Campaign abandoned_cart;
   Campaign browse_abandonment;
@@ -144,7 +169,6 @@ struct Engine::Impl {
   // --- Campaigns (campaigns.cc) ---
   void OnEvent(const tailor::v1::Event& event, CallState& s) const;
   void OnTimer(const tailor::v1::Timer& timer, CallState& s) const;
-  void SetCartTimers(const tailor::v1::Event& event, CallState& s) const;
   std::optional<Candidate> HumanEscalation(const tailor::v1::Event& event,
                                            const CallState& s) const;
   std::optional<Candidate> ServiceRecovery(const tailor::v1::Event& event,
@@ -159,12 +183,26 @@ struct Engine::Impl {
                                          CallState& s) const;
   std::optional<Candidate> BrowseAbandonment(const tailor::v1::Event& event,
                                              CallState& s) const;
-  void CartReminderTimer(const tailor::v1::Timer& timer, CallState& s) const;
   void DeferredDecisionTimer(const tailor::v1::Timer& timer,
                              CallState& s) const;
-  // True while the cart of version `version` still deserves a reminder.
+
+  // --- Abandoned cart (cart_reminder.cc) ---
+  void SetCartTimers(const tailor::v1::Event& event, CallState& s) const;
+  void CartReminderTimer(const tailor::v1::Timer& timer, CallState& s) const;
+  // True while the cart of version `version` still deserves a reminder: it
+  // is not empty, no order ended it, and a line was added inside the window.
   bool CartStillAbandoned(const tailor::v1::CustomerProfile& p, int64_t version,
                           int64_t now_ms) const;
+  // Sets the reminder's items and cart_value to the cart lines added inside
+  // the window at now_ms, in cart order; the value is theirs alone, in the
+  // currency of the first of them. Returns how many lines were left out as
+  // older.
+  int ListRemindedLines(const tailor::v1::Cart& cart, int64_t now_ms,
+                        tailor::v1::CartReminderPayload* payload) const;
+  // A deferred reminder fires later than it was made: lists its lines again
+  // at now_ms and updates the facts that describe them.
+  void RelistRemindedLines(const tailor::v1::Cart& cart, int64_t now_ms,
+                           tailor::v1::Decision* d) const;
 
   // --- Building candidates (campaigns.cc) ---
   Candidate NewCandidate(const Campaign& c, const CallState& s,
@@ -181,7 +219,7 @@ struct Engine::Impl {
                  google::protobuf::RepeatedPtrField<std::string>* out) const;
 
   // --- Guards (guards.cc) ---
-  // Runs guards 2-9 (opt-out is checked by the callers) on `cand`, appends
+  // Runs guards 2-10 (opt-out is checked by the callers) on `cand`, appends
   // the decision or a deferral timer to s.out and updates the bookkeeping.
   GuardResult Guard(Candidate cand, CallState& s) const;
   // Appends `cand` as SUPPRESSED with `why`; touches no bookkeeping.

@@ -264,6 +264,10 @@ absl::Status ValidateRules(const v1::RulesConfig& r) {
       return Invalid("human_escalation.period_days", "must be > 0");
     if (h.queue().empty())
       return Invalid("human_escalation.queue", "must be set");
+    if (h.has_pause_automation_days() && h.pause_automation_days() < 0) {
+      return Invalid("human_escalation.pause_automation_days",
+                     "must be >= 0 (0 = no pause)");
+    }
   }
   return absl::OkStatus();
 }

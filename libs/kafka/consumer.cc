@@ -102,14 +102,20 @@ absl::Status Consumer::Subscribe(const std::vector<std::string>& topics) {
                      absl::StrCat("subscribe to ", absl::StrJoin(topics, ",")));
 }
 
-absl::Status Consumer::Accept(rd_kafka_message_t* msg,
-                              std::vector<Record>* out) {
+absl::Status Consumer::Accept(rd_kafka_message_t* msg, std::vector<Record>* out,
+                              std::vector<TopicPartition>* ends) {
   Record record(msg);  // Owns msg from here on.
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     out->push_back(std::move(record));
     return absl::OkStatus();
   }
-  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return absl::OkStatus();
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (ends != nullptr && msg->rkt != nullptr) {
+      ends->push_back(TopicPartition{rd_kafka_topic_name(msg->rkt),
+                                     msg->partition, msg->offset});
+    }
+    return absl::OkStatus();
+  }
   if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
     std::array<char, 512> errstr{};
     const rd_kafka_resp_err_t orig =
@@ -129,8 +135,10 @@ absl::Status Consumer::Accept(rd_kafka_message_t* msg,
 }
 
 absl::Status Consumer::PollBatch(size_t max, absl::Duration timeout,
-                                 std::vector<Record>* out) {
+                                 std::vector<Record>* out,
+                                 std::vector<TopicPartition>* ends) {
   out->clear();
+  if (ends != nullptr) ends->clear();
   if (max == 0) return absl::OkStatus();
   if (closed_) return absl::FailedPreconditionError("consumer is closed");
   if (batch_.size() < max) batch_.resize(max);
@@ -151,7 +159,7 @@ absl::Status Consumer::PollBatch(size_t max, absl::Duration timeout,
     }
     return absl::OkStatus();
   }
-  absl::Status status = Accept(first, out);
+  absl::Status status = Accept(first, out, ends);
   if (max > 1) {
     const ssize_t n =
         rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(), max - 1);
@@ -159,7 +167,7 @@ absl::Status Consumer::PollBatch(size_t max, absl::Duration timeout,
       return KafkaStatus(rd_kafka_last_error(), "rd_kafka_consume_batch_queue");
     }
     for (ssize_t i = 0; i < n; ++i) {
-      absl::Status s = Accept(batch_[i], out);  // Always takes ownership.
+      absl::Status s = Accept(batch_[i], out, ends);  // Takes ownership.
       if (status.ok()) status = std::move(s);
     }
   }
@@ -182,6 +190,20 @@ absl::Status Consumer::Seek(const std::vector<TopicPartition>& positions,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Consumer::Pause(const std::vector<TopicPartition>& parts) {
+  if (parts.empty()) return absl::OkStatus();
+  TopicPartitionListPtr list = ToPartitionList(parts);
+  return KafkaStatus(rd_kafka_pause_partitions(rk_.get(), list.get()),
+                     absl::StrCat("pause ", Describe(parts)));
+}
+
+absl::Status Consumer::Resume(const std::vector<TopicPartition>& parts) {
+  if (parts.empty()) return absl::OkStatus();
+  TopicPartitionListPtr list = ToPartitionList(parts);
+  return KafkaStatus(rd_kafka_resume_partitions(rk_.get(), list.get()),
+                     absl::StrCat("resume ", Describe(parts)));
 }
 
 absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {

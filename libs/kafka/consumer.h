@@ -62,7 +62,21 @@ class Consumer {
   // (transient ones are logged); a fatal consumer error returns a non-OK
   // status. Rebalance callbacks run inside this call.
   [[nodiscard]] absl::Status PollBatch(size_t max, absl::Duration timeout,
-                                       std::vector<Record>* out);
+                                       std::vector<Record>* out) {
+    return PollBatch(max, timeout, out, nullptr);
+  }
+  // The same, and with enable.partition.eof=true also reports in *ends (if
+  // not null; cleared first) each partition whose end the consumer reached
+  // in this poll: every record before that end is in *out or was returned
+  // earlier.
+  [[nodiscard]] absl::Status PollBatch(size_t max, absl::Duration timeout,
+                                       std::vector<Record>* out,
+                                       std::vector<TopicPartition>* ends);
+
+  // Stops and restarts fetching of assigned partitions (offset fields are
+  // ignored). Records already fetched are still returned.
+  [[nodiscard]] absl::Status Pause(const std::vector<TopicPartition>& parts);
+  [[nodiscard]] absl::Status Resume(const std::vector<TopicPartition>& parts);
 
   // Commits explicit next-offsets (offset = next message to read).
   // Synchronous when async == false; asynchronous commit failures are logged.
@@ -111,7 +125,8 @@ class Consumer {
   void OnRebalance(rd_kafka_resp_err_t err,
                    rd_kafka_topic_partition_list_t* partitions);
   // Handles one polled message: moves it into *out, or drops and logs it.
-  absl::Status Accept(rd_kafka_message_t* msg, std::vector<Record>* out);
+  absl::Status Accept(rd_kafka_message_t* msg, std::vector<Record>* out,
+                      std::vector<TopicPartition>* ends);
 
   RebalanceListener* listener_;  // Not owned; may be null.
   KafkaPtr rk_;

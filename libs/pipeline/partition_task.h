@@ -26,7 +26,7 @@ struct PartitionTask {
   TimerIndex timers;
   tailor::v1::PartitionState state;
   bool state_dirty = false;
-  // Highest event time seen (or wall time in live mode).
+  // The task's stream time: timers due before it have fired.
   int64_t stream_time_ms = std::numeric_limits<int64_t>::min();
   // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when
   // nothing was consumed since the last commit.

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -15,6 +17,7 @@
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/error.h"
+#include "libs/pipeline/order_time.h"
 
 namespace tailor::pipeline {
 namespace {
@@ -53,8 +56,17 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   store_options.write_buffer_mb = cfg.write_buffer_mb();
   TAILOR_ASSIGN_OR_RETURN(p->store_, store::ProfileStore::Open(store_options));
 
+  TAILOR_ASSIGN_OR_RETURN(const int partition_count, p->CheckTopics());
+  const bool wall = cfg.time_source() != tailor::v1::TIME_SOURCE_EVENT;
+  p->time_options_ =
+      TaskTimeOptions{.wall_clock = wall,
+                      .max_task_idle_ms = cfg.max_task_idle_ms(),
+                      .wall_clock_grace_ms = cfg.wall_clock_grace_ms(),
+                      .max_stream_time_lead_ms = cfg.max_stream_time_lead_ms()};
+
   ProcessorOptions processor_options;
   processor_options.topics = cfg.topics();
+  processor_options.partition_count = partition_count;
   processor_options.limits.min_event_time_ms = cfg.min_event_time_ms();
   processor_options.limits.max_future_skew_ms =
       cfg.max_event_skew_hours() * 3600 * 1000;
@@ -62,8 +74,6 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   processor_options.on_decision = p->options_.on_decision;
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
-
-  TAILOR_RETURN_IF_ERROR(p->CheckTopics());
 
   kafka::Properties producer_props = {
       {"bootstrap.servers", cfg.bootstrap_servers()},
@@ -109,6 +119,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       {"auto.offset.reset", "earliest"},
       {"fetch.wait.max.ms", "5"},
       {"isolation.level", "read_committed"},
+      // Tells a task when an empty input is caught up (TaskInputs).
+      {"enable.partition.eof", "true"},
   };
   if (!cfg.group_instance_id().empty()) {
     consumer_props.emplace_back("group.instance.id", cfg.group_instance_id());
@@ -124,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   return p;
 }
 
-absl::Status Pipeline::CheckTopics() {
+absl::StatusOr<int> Pipeline::CheckTopics() {
   const tailor::v1::ServiceConfig& cfg = options_.config;
   TAILOR_ASSIGN_OR_RETURN(
       auto admin,
@@ -154,7 +166,7 @@ absl::Status Pipeline::CheckTopics() {
         "changelog topic ", t.changelog(), " has ", changelog,
         " partitions; it must have as many as the input topics (", first, ")"));
   }
-  return absl::OkStatus();
+  return first;
 }
 
 tailor::v1::EventTopic Pipeline::KindOf(absl::string_view topic) const {
@@ -209,7 +221,11 @@ void Pipeline::OnPartitionsRevoked(
          {&t.clickstream(), &t.orders(), &t.privacy()}) {
       still = still || assigned_.contains({*topic, tp.partition});
     }
-    if (!still) processor_->ClosePartition(tp.partition);
+    if (!still) {
+      processor_->ClosePartition(tp.partition);
+      task_inputs_.erase(tp.partition);
+    }
+    paused_.erase({tp.topic, tp.partition});
   }
   assigned_count_.store(static_cast<int>(assigned_.size()));
 }
@@ -229,15 +245,44 @@ absl::Status Pipeline::RunOnce() {
     }
   }
   const auto& cfg = options_.config;
-  TAILOR_RETURN_IF_ERROR(
-      consumer_->PollBatch(cfg.max_batch_events(),
-                           absl::Milliseconds(cfg.max_batch_ms()), &records_));
+  // Wait for input only when no task has anything it could release.
+  size_t buffered = 0;
+  for (const auto& [partition, inputs] : task_inputs_) {
+    buffered += inputs->buffered();
+  }
+  TAILOR_RETURN_IF_ERROR(consumer_->PollBatch(
+      cfg.max_batch_events(),
+      buffered > 0 ? absl::ZeroDuration()
+                   : absl::Milliseconds(cfg.max_batch_ms()),
+      &records_, &ends_));
   if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
+  const int64_t now_ms = NowMs();
+  BufferPolled(now_ms);
+  TAILOR_RETURN_IF_ERROR(ProcessReleased(now_ms));
+  ApplyBackpressure();
+  TAILOR_RETURN_IF_ERROR(Commit());
+  released_.clear();  // the records' views are no longer needed
+  if (buffered > 0 && inputs_.empty() && records_.empty()) {
+    // Waiting for an input that is behind: do not spin.
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return absl::OkStatus();
+}
 
+TaskInputs& Pipeline::InputsOf(int32_t partition, int64_t wall_now_ms) {
+  std::unique_ptr<TaskInputs>& inputs = task_inputs_[partition];
+  if (inputs == nullptr) {
+    inputs = std::make_unique<TaskInputs>(time_options_, wall_now_ms);
+  }
+  return *inputs;
+}
+
+void Pipeline::BufferPolled(int64_t wall_now_ms) {
   static const std::string kSentNsHeader(kHeaderSentNs);
-  inputs_.clear();
-  for (const kafka::Record& r : records_) {
-    InputRecord& in = inputs_.emplace_back();
+  const profile::ValidationLimits& limits = processor_->options().limits;
+  for (kafka::Record& r : records_) {
+    BufferedRecord b;
+    InputRecord& in = b.input;
     in.kind = KindOf(r.topic());
     in.topic = r.topic();
     in.partition = r.partition();
@@ -247,13 +292,79 @@ absl::Status Pipeline::RunOnce() {
     if (auto sent = r.header(kSentNsHeader); sent.has_value()) {
       if (!absl::SimpleAtoi(*sent, &in.sent_ns)) in.sent_ns = 0;
     }
+    b.order_time_ms = OrderTimeOf(in.value, limits, wall_now_ms);
+    b.owner = std::move(r);
+    InputsOf(in.partition, wall_now_ms).Push(std::move(b));
   }
-  const int64_t now_ms = NowMs();
-  TAILOR_RETURN_IF_ERROR(processor_->ProcessBatch(inputs_, now_ms));
-  if (options_.live_time) {
-    TAILOR_RETURN_IF_ERROR(processor_->AdvanceTime(now_ms));
+  records_.clear();
+  for (const kafka::TopicPartition& end : ends_) {
+    const tailor::v1::EventTopic kind = KindOf(end.topic);
+    if (kind == tailor::v1::EVENT_TOPIC_UNSPECIFIED) continue;
+    InputsOf(end.partition, wall_now_ms).MarkEnd(kind, end.offset);
   }
-  return Commit();
+}
+
+int64_t Pipeline::StreamTimeCap(int64_t wall_now_ms) const {
+  if (!time_options_.wall_clock) return std::numeric_limits<int64_t>::max();
+  return wall_now_ms + time_options_.max_stream_time_lead_ms;
+}
+
+absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
+  const size_t max = static_cast<size_t>(options_.config.max_batch_events());
+  released_.clear();
+  // Tasks in partition order, so a batch is the same whatever the map does.
+  std::vector<int32_t> partitions;
+  for (const auto& [partition, inputs] : task_inputs_) {
+    partitions.push_back(partition);
+  }
+  std::sort(partitions.begin(), partitions.end());
+  std::vector<std::pair<int32_t, int64_t>> watermarks;
+  for (int32_t partition : partitions) {
+    if (released_.size() >= max) break;
+    const int64_t watermark = task_inputs_[partition]->Release(
+        wall_now_ms, max - released_.size(), &released_);
+    watermarks.emplace_back(partition, watermark);
+  }
+  inputs_.clear();
+  for (const BufferedRecord& b : released_) inputs_.push_back(b.input);
+  const int64_t cap = StreamTimeCap(wall_now_ms);
+  if (!inputs_.empty()) {
+    TAILOR_RETURN_IF_ERROR(processor_->ProcessBatch(inputs_, wall_now_ms, cap));
+  }
+  for (const auto& [partition, watermark] : watermarks) {
+    if (watermark == kUntimed || !processor_->HasPartition(partition)) continue;
+    TAILOR_RETURN_IF_ERROR(
+        processor_->AdvanceStreamTime(partition, std::min(watermark, cap)));
+  }
+  return absl::OkStatus();
+}
+
+void Pipeline::ApplyBackpressure() {
+  const size_t limit =
+      static_cast<size_t>(options_.config.max_buffered_records());
+  const auto& t = options_.config.topics();
+  std::vector<kafka::TopicPartition> pause;
+  std::vector<kafka::TopicPartition> resume;
+  for (const auto& [partition, inputs] : task_inputs_) {
+    for (const std::string* topic :
+         {&t.clickstream(), &t.orders(), &t.privacy()}) {
+      const size_t n = inputs->buffered(KindOf(*topic));
+      const auto key = std::make_pair(*topic, partition);
+      if (n > limit && !paused_.contains(key)) {
+        paused_.insert(key);
+        pause.push_back({*topic, partition});
+      } else if (n <= limit / 2 && paused_.contains(key)) {
+        paused_.erase(key);
+        resume.push_back({*topic, partition});
+      }
+    }
+  }
+  if (absl::Status s = consumer_->Pause(pause); !s.ok()) {
+    spdlog::warn("{}", s.ToString());
+  }
+  if (absl::Status s = consumer_->Resume(resume); !s.ok()) {
+    spdlog::warn("{}", s.ToString());
+  }
 }
 
 bool Pipeline::exactly_once() const {
@@ -289,12 +400,51 @@ void Pipeline::RecordChangelogPositions() {
 }
 
 absl::Status Pipeline::Commit() {
-  if (inputs_.empty() && processor_->idle()) return absl::OkStatus();
+  if (inputs_.empty() && processor_->idle()) {
+    CommitGroupOffsetsIfDue();
+    return absl::OkStatus();
+  }
   processor_->PrepareCommit();
   TAILOR_RETURN_IF_ERROR(exactly_once() ? CommitExactlyOnce()
                                         : CommitAtLeastOnce());
   ready_.store(assigned_count_.load() > 0);
+  CommitGroupOffsetsIfDue();
   return absl::OkStatus();
+}
+
+void Pipeline::CommitGroupOffsetsIfDue() {
+  const absl::Time now = absl::Now();
+  if (now - last_group_commit_ <
+      absl::Milliseconds(options_.config.commit_interval_ms())) {
+    return;
+  }
+  std::vector<TopicOffset> positions = processor_->WrittenPositions();
+  std::sort(positions.begin(), positions.end(),
+            [](const TopicOffset& a, const TopicOffset& b) {
+              return std::tie(a.topic, a.partition) <
+                     std::tie(b.topic, b.partition);
+            });
+  const auto same = [](const TopicOffset& a, const TopicOffset& b) {
+    return a.topic == b.topic && a.partition == b.partition &&
+           a.next_offset == b.next_offset;
+  };
+  if (positions.empty() ||
+      std::equal(positions.begin(), positions.end(), group_offsets_.begin(),
+                 group_offsets_.end(), same)) {
+    return;
+  }
+  std::vector<kafka::TopicPartition> offsets;
+  for (const TopicOffset& o : positions) {
+    offsets.push_back({o.topic, o.partition, o.next_offset});
+  }
+  // The local store holds the truth about positions; the group offsets
+  // follow it for lag monitoring and for instances without local state.
+  if (absl::Status s = consumer_->Commit(offsets, /*async=*/true); !s.ok()) {
+    spdlog::warn("offset commit: {}", s.ToString());
+    return;
+  }
+  group_offsets_ = std::move(positions);
+  last_group_commit_ = now;
 }
 
 absl::Status Pipeline::WriteStateRetrying() {
@@ -328,18 +478,7 @@ absl::Status Pipeline::CommitAtLeastOnce() {
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
   RecordChangelogPositions();
-  TAILOR_RETURN_IF_ERROR(WriteStateRetrying());
-  std::vector<kafka::TopicPartition> offsets;
-  for (const TopicOffset& o : processor_->committable_offsets()) {
-    offsets.push_back({o.topic, o.partition, o.next_offset});
-  }
-  if (!offsets.empty()) {
-    // The local store holds the truth about positions; the group offsets
-    // follow it for lag monitoring and for instances without local state.
-    absl::Status status = consumer_->Commit(offsets, /*async=*/true);
-    if (!status.ok()) spdlog::warn("offset commit: {}", status.ToString());
-  }
-  return absl::OkStatus();
+  return WriteStateRetrying();
 }
 
 // Decisions, dead letters, changelog records and input offsets commit in one
@@ -405,6 +544,10 @@ absl::Status Pipeline::CommitExactlyOnce() {
 
 absl::Status Pipeline::Rewind() {
   processor_->Reset();
+  released_.clear();
+  paused_.clear();
+  const int64_t now_ms = NowMs();
+  for (auto& [partition, inputs] : task_inputs_) inputs->Clear(now_ms);
   std::vector<kafka::TopicPartition> seeks;
   std::vector<kafka::TopicPartition> unknown;
   for (const auto& [topic, partition] : assigned_) {
@@ -431,6 +574,7 @@ absl::Status Pipeline::Rewind() {
 
 absl::Status Pipeline::Shutdown() {
   inputs_.clear();
+  last_group_commit_ = absl::InfinitePast();  // tell the group where we are
   TAILOR_RETURN_IF_ERROR(Commit());
   ready_.store(false);
   return consumer_->Close();

@@ -1,9 +1,11 @@
 // File: pipeline.h
 // The Kafka shell around the Processor: joins the consumer group on the input
-// topics, polls batches, hands them to the processor, produces its outputs
+// topics, polls batches, buffers each task's inputs (TaskInputs) and hands
+// the processor what they release in event-time order, produces its outputs
 // and commits, in the order that keeps every commit durable:
 //
-//   poll -> process -> produce decisions, dead letters and changelog and wait
+//   poll -> buffer per task -> release in event-time order -> process ->
+//   produce decisions, dead letters and changelog and wait
 //   for their delivery -> write profiles, timers and offsets in one RocksDB
 //   WriteBatch -> commit the input offsets to Kafka.
 //
@@ -31,16 +33,16 @@
 #include "libs/kafka/producer.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/restore.h"
+#include "libs/pipeline/task_inputs.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/config.pb.h"
 
 namespace tailor::pipeline {
 
 struct PipelineOptions {
-  // Validated, defaults applied.
+  // Validated, defaults applied. config.time_source says whether the wall
+  // clock may move a task's stream time.
   tailor::v1::ServiceConfig config;
-  // Live mode: wall-clock time also advances idle partitions' timers.
-  bool live_time = true;
   // Extra librdkafka properties for the consumer and the producer.
   kafka::Properties consumer_properties;
   kafka::Properties producer_properties;
@@ -57,9 +59,9 @@ class Pipeline : public kafka::RebalanceListener {
   ~Pipeline() override;
 
   // One poll-process-commit cycle.
-  absl::Status RunOnce();
+  [[nodiscard]] absl::Status RunOnce();
   // Commits what is in flight and leaves the group.
-  absl::Status Shutdown();
+  [[nodiscard]] absl::Status Shutdown();
   // Makes a commit that is retrying give up (call before Shutdown()).
   void RequestStop() { stop_.store(true); }
   // Swaps the rules at the next batch boundary.
@@ -85,17 +87,30 @@ class Pipeline : public kafka::RebalanceListener {
 
  private:
   explicit Pipeline(PipelineOptions options);
-  absl::Status CheckTopics();
-  absl::Status Commit();
-  absl::Status CommitAtLeastOnce();
-  absl::Status CommitExactlyOnce();
+  // The partition count of the (co-partitioned) input topics.
+  [[nodiscard]] absl::StatusOr<int> CheckTopics();
+  // Buffers the polled records and partition ends in their tasks' inputs.
+  void BufferPolled(int64_t wall_now_ms);
+  // Moves what the tasks release into inputs_, in order, and processes it.
+  [[nodiscard]] absl::Status ProcessReleased(int64_t wall_now_ms);
+  // Pauses inputs with too much buffered, resumes drained ones.
+  void ApplyBackpressure();
+  // The highest stream time the wall clock allows now.
+  int64_t StreamTimeCap(int64_t wall_now_ms) const;
+  TaskInputs& InputsOf(int32_t partition, int64_t wall_now_ms);
+  [[nodiscard]] absl::Status Commit();
+  [[nodiscard]] absl::Status CommitAtLeastOnce();
+  [[nodiscard]] absl::Status CommitExactlyOnce();
+  // Commits the written positions to the group when they moved and the
+  // commit interval passed (also when idle, e.g. after a restart).
+  void CommitGroupOffsetsIfDue();
   // Writes the prepared state to RocksDB, retrying with backoff.
-  absl::Status WriteStateRetrying();
-  absl::Status ProduceOutputs(bool flush);
+  [[nodiscard]] absl::Status WriteStateRetrying();
+  [[nodiscard]] absl::Status ProduceOutputs(bool flush);
   void RecordChangelogPositions();
   // After an aborted transaction: forget the in-memory state and move the
   // input back to where the local state ends.
-  absl::Status Rewind();
+  [[nodiscard]] absl::Status Rewind();
   bool exactly_once() const;
   tailor::v1::EventTopic KindOf(absl::string_view topic) const;
 
@@ -107,8 +122,18 @@ class Pipeline : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Consumer> restore_reader_;
   std::unique_ptr<ChangelogRestorer> restorer_;
 
+  TaskTimeOptions time_options_;
   std::vector<kafka::Record> records_;
+  std::vector<kafka::TopicPartition> ends_;
+  // Buffered inputs per task (partition number).
+  absl::flat_hash_map<int32_t, std::unique_ptr<TaskInputs>> task_inputs_;
+  // Input topic partitions paused because too much of them is buffered.
+  absl::flat_hash_set<std::pair<std::string, int32_t>> paused_;
+  std::vector<BufferedRecord> released_;
   std::vector<InputRecord> inputs_;
+  // What the group was last told, and when.
+  std::vector<TopicOffset> group_offsets_;
+  absl::Time last_group_commit_ = absl::InfinitePast();
   // (topic, partition) pairs assigned, to know when a partition number is
   // fully gone.
   absl::flat_hash_set<std::pair<std::string, int32_t>> assigned_;

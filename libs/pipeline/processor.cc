@@ -60,6 +60,11 @@ absl::Status Processor::OpenPartition(int32_t partition) {
                             store_->GetOffset(InputTopicName(kind), partition));
     if (offset.has_value()) task->positions[kind] = *offset;
   }
+  if (task->state.stream_time_ms() != 0) {
+    task->stream_time_ms = task->state.stream_time_ms();
+  }
+  task->state.set_partition(partition);
+  task->state.set_partition_count(options_.partition_count);
   tasks_.emplace(partition, std::move(task));
   return absl::OkStatus();
 }
@@ -144,7 +149,8 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
 }
 
 absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
-                                     int64_t wall_now_ms) {
+                                     int64_t wall_now_ms,
+                                     int64_t max_stream_time_ms) {
   ++batch_seq_;
   if (events_.size() < records.size()) events_.resize(records.size());
   verdicts_.assign(records.size(), absl::OkStatus());
@@ -171,20 +177,8 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
 
   TAILOR_RETURN_IF_ERROR(Prefetch(records));
 
-  // Pass 2: fold and decide in event-time order. The input topics of a
-  // partition arrive interleaved in no particular order (a consent on
-  // `privacy` may be fetched after the cart_add it preceded on
-  // `clickstream`); merging the batch by event time, ties kept in arrival
-  // order, makes the outcome independent of that interleaving.
-  order_.resize(records.size());
-  for (size_t i = 0; i < records.size(); ++i) order_[i] = i;
-  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
-    const bool va = verdicts_[a].ok();
-    const bool vb = verdicts_[b].ok();
-    if (!va || !vb) return va < vb;  // dead letters first, in order
-    return events_[a].event_time_ms() < events_[b].event_time_ms();
-  });
-  for (const size_t i : order_) {
+  // Pass 2: fold and decide in the order given (event time per task).
+  for (size_t i = 0; i < records.size(); ++i) {
     const InputRecord& rec = records[i];
     if (!verdicts_[i].ok()) {
       EmitDeadLetter(rec, verdicts_[i].message());
@@ -192,21 +186,28 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
     }
     const Event& event = events_[i];
     PartitionTask& task = *TaskFor(rec.partition);
-    if (event.event_time_ms() > task.stream_time_ms) {
-      task.stream_time_ms = event.event_time_ms();
-      if (task.timers.next_fire_ms() <= task.stream_time_ms) {
-        TAILOR_RETURN_IF_ERROR(FireDue(task));
-      }
+    const int64_t t = std::min(event.event_time_ms(), max_stream_time_ms);
+    if (t > task.stream_time_ms) {
+      task.stream_time_ms = t;
+      TAILOR_RETURN_IF_ERROR(FireDue(task));
     }
     // Prefetch() cached every valid record's customer; timers fired above
     // never evict.
     ProcessEvent(task, task.profiles.Find(event.customer_id()), event, rec);
     // A late event may set a timer that stream time has already passed.
-    if (task.timers.next_fire_ms() <= task.stream_time_ms) {
-      TAILOR_RETURN_IF_ERROR(FireDue(task));
-    }
+    TAILOR_RETURN_IF_ERROR(FireDue(task));
   }
   return absl::OkStatus();
+}
+
+absl::Status Processor::AdvanceStreamTime(int32_t partition,
+                                          int64_t watermark_ms) {
+  PartitionTask* task = TaskFor(partition);
+  if (task == nullptr || watermark_ms <= task->stream_time_ms) {
+    return absl::OkStatus();
+  }
+  task->stream_time_ms = watermark_ms;
+  return FireDue(*task);
 }
 
 void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
@@ -232,8 +233,13 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
 }
 
 absl::Status Processor::FireDue(PartitionTask& task) {
+  // A timer due at T fires once stream time is past T: an event at exactly T
+  // (on any input) is folded first.
+  if (task.timers.next_fire_ms() >= task.stream_time_ms) {
+    return absl::OkStatus();
+  }
   due_.clear();
-  task.timers.PopDue(task.stream_time_ms, &due_);
+  task.timers.PopDue(task.stream_time_ms - 1, &due_);
   for (const tailor::v1::Timer& timer : due_) {
     ++stats_.timers_fired;
     TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry,
@@ -254,20 +260,11 @@ absl::Status Processor::FireDue(PartitionTask& task) {
     pending->DeleteSubrange(slot, 1);
     task.profiles.MarkDirty(entry);
     outcome_.Clear();
-    engine_->OnTimer(timer, task.stream_time_ms, &entry->profile, &task.state,
+    // Decided as of the timer's own time, whenever stream time passed it, so
+    // the decision does not depend on how late the watermark moved.
+    engine_->OnTimer(timer, timer.fire_at_ms(), &entry->profile, &task.state,
                      &outcome_);
     EmitOutcome(task, entry, nullptr);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Processor::AdvanceTime(int64_t now_ms) {
-  for (auto& [partition, task] : tasks_) {
-    if (now_ms <= task->stream_time_ms) continue;
-    task->stream_time_ms = now_ms;
-    if (task->timers.next_fire_ms() <= now_ms) {
-      TAILOR_RETURN_IF_ERROR(FireDue(*task));
-    }
   }
   return absl::OkStatus();
 }
@@ -371,6 +368,10 @@ void Processor::PrepareCommit() {
       }
     }
     task.timers.pending_changes().clear();
+    if (task.stream_time_ms > task.state.stream_time_ms()) {
+      task.state.set_stream_time_ms(task.stream_time_ms);
+      task.state_dirty = true;
+    }
     const bool state_changed = task.state_dirty;
     if (task.state_dirty) {
       batch_.PutMeta(PartitionStateKey(p), task.state.SerializeAsString());
@@ -445,6 +446,18 @@ absl::Status Processor::WriteState() {
     task->profiles.EvictTo(CapacityPerPartition());
   }
   return absl::OkStatus();
+}
+
+std::vector<TopicOffset> Processor::WrittenPositions() const {
+  std::vector<TopicOffset> out;
+  for (const auto& [partition, task] : tasks_) {
+    for (int kind = 1; kind < 4; ++kind) {
+      if (task->positions[kind] < 0) continue;
+      out.push_back(
+          TopicOffset{InputTopicName(kind), partition, task->positions[kind]});
+    }
+  }
+  return out;
 }
 
 bool Processor::idle() const { return outputs_.empty() && batch_.Count() == 0; }

@@ -42,6 +42,9 @@ struct ProcessorOptions {
   tailor::v1::TopicsConfig topics;  // names, defaults applied
   tailor::profile::ValidationLimits limits;
   size_t profile_cache_entries = 200000;  // across all partitions
+  // Partitions of each input topic: the shop-wide coupon budgets are split
+  // across them (see PartitionState).
+  int32_t partition_count = 1;
   bool emit_changelog = true;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
@@ -72,7 +75,7 @@ class Processor {
   void SetEngine(std::shared_ptr<const decide::Engine> engine);
 
   // Loads a partition's timers and shared state. Idempotent.
-  absl::Status OpenPartition(int32_t partition);
+  [[nodiscard]] absl::Status OpenPartition(int32_t partition);
   bool HasPartition(int32_t partition) const {
     return tasks_.contains(partition);
   }
@@ -82,14 +85,21 @@ class Processor {
   absl::StatusOr<std::optional<int64_t>> StoredOffset(absl::string_view topic,
                                                       int32_t partition);
 
-  // Processes a batch; `wall_now_ms` bounds how far in the future an event
-  // may lie. A store read error leaves the in-memory state unusable: the
-  // caller must close the affected partitions and start over from the store.
-  absl::Status ProcessBatch(absl::Span<const InputRecord> records,
-                            int64_t wall_now_ms);
-  // Advances stream time of every open partition to at least `now_ms` and
-  // fires the timers due (live mode: wall-clock time moves idle partitions).
-  absl::Status AdvanceTime(int64_t now_ms);
+  // Processes records in the order given, which must be each task's
+  // event-time order (TaskInputs releases them so). Before an event at time
+  // t, the timers of its task due before min(t, max_stream_time_ms) fire;
+  // `max_stream_time_ms` keeps a future-stamped event from firing other
+  // customers' timers early. `wall_now_ms` bounds how far in the future an
+  // event may lie. A store read error leaves the in-memory state unusable:
+  // the caller must close the affected partitions and start over from the
+  // store.
+  [[nodiscard]] absl::Status ProcessBatch(absl::Span<const InputRecord> records,
+                                          int64_t wall_now_ms,
+                                          int64_t max_stream_time_ms);
+  // Moves the stream time of `partition` to at least `watermark_ms` and fires
+  // the timers due before it.
+  [[nodiscard]] absl::Status AdvanceStreamTime(int32_t partition,
+                                               int64_t watermark_ms);
 
   // Serializes dirty state into the pending store batch and adds changelog
   // records to outputs(). Call once after the batches to commit.
@@ -105,13 +115,15 @@ class Processor {
   void RecordChangelogPosition(int32_t partition, int64_t next_offset);
   // Writes the prepared state atomically; on success clears outputs() and
   // makes committable_offsets() the offsets just written. Retry on error.
-  absl::Status WriteState();
+  [[nodiscard]] absl::Status WriteState();
   // Drops everything in memory and everything prepared (after an aborted
   // transaction); the caller reopens partitions and rewinds the input.
   void Reset();
   const std::vector<TopicOffset>& committable_offsets() const {
     return committed_offsets_;
   }
+  // The input positions the written state of every open partition reflects.
+  std::vector<TopicOffset> WrittenPositions() const;
   // True when nothing is waiting to be prepared or written.
   bool idle() const;
 
@@ -125,6 +137,7 @@ class Processor {
   absl::StatusOr<CachedProfile*> LoadProfile(PartitionTask& task,
                                              absl::string_view customer_id);
   absl::Status Prefetch(absl::Span<const InputRecord> records);
+  // Fires the timers of `task` due before its stream time.
   absl::Status FireDue(PartitionTask& task);
   void ProcessEvent(PartitionTask& task, CachedProfile* entry,
                     const tailor::v1::Event& event, const InputRecord& rec);

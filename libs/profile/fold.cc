@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "libs/profile/purchases.h"
 
 namespace tailor::profile {
 namespace {
@@ -362,7 +363,23 @@ void RecomputeCartValue(Cart* cart) {
 
 void EmptyCart(Cart* cart) {
   cart->mutable_items()->Clear();
+  cart->mutable_item_added_at_ms()->Clear();
   ClearMoney(cart->mutable_value());
+}
+
+// Gives every line an add time (item_added_at_ms, same index). A profile
+// written before the field existed has none: its lines get the time of the
+// last cart change, the best that is known.
+void RepairLineTimes(Cart* cart) {
+  Times* times = cart->mutable_item_added_at_ms();
+  const int n = cart->items_size();
+  if (times->size() > n) times->Truncate(n);
+  while (times->size() < n) times->Add(cart->updated_at_ms());
+}
+
+void RemoveLine(int index, Cart* cart) {
+  RemoveAt(cart->mutable_items(), index);
+  RemoveAt(cart->mutable_item_added_at_ms(), index);
 }
 
 void MarkCartChanged(int64_t t, Cart* cart) {
@@ -385,8 +402,12 @@ bool EndedByOrder(const CustomerProfile& profile, int64_t t) {
 }
 
 void CartAdd(const LineItem& in, int64_t t, Cart* cart) {
+  RepairLineTimes(cart);
   const int line_index = FindLine(*cart, in.product_id());
   if (line_index >= 0) {
+    // The customer touched the line again: it counts from the latest add.
+    Times* times = cart->mutable_item_added_at_ms();
+    times->Set(line_index, std::max(times->Get(line_index), t));
     LineItem* line = cart->mutable_items(line_index);
     const int64_t quantity =
         static_cast<int64_t>(line->quantity()) + in.quantity();
@@ -398,6 +419,7 @@ void CartAdd(const LineItem& in, int64_t t, Cart* cart) {
     }
   } else {
     *cart->add_items() = in;
+    cart->add_item_added_at_ms(t);
   }
   RecomputeCartValue(cart);
   MarkCartChanged(t, cart);
@@ -406,9 +428,10 @@ void CartAdd(const LineItem& in, int64_t t, Cart* cart) {
 void CartRemove(const tailor::v1::CartRemove& in, int64_t t, Cart* cart) {
   const int line_index = FindLine(*cart, in.product_id());
   if (line_index < 0) return;  // Nothing to change.
+  RepairLineTimes(cart);
   LineItem* line = cart->mutable_items(line_index);
   if (in.quantity() <= 0 || in.quantity() >= line->quantity()) {
-    RemoveAt(cart->mutable_items(), line_index);
+    RemoveLine(line_index, cart);
   } else {
     line->set_quantity(line->quantity() - in.quantity());
   }
@@ -457,6 +480,14 @@ void OrderPlaced(const tailor::v1::OrderPlaced& order, int64_t t,
     MoveToBackBounded(item.product_id(), params.recent_products,
                       profile->mutable_purchased_product_ids());
   }
+  // Every product bought, for recommendations. A profile written before the
+  // set existed starts it from the recent purchases it kept.
+  if (profile->purchased_product_hashes().empty()) {
+    for (const std::string& id : profile->purchased_product_ids()) {
+      AddPurchasedProduct(id, profile);
+    }
+  }
+  AddPurchasedProducts(order, profile);
 
   // The order ends the cart. If the cart changed after the order (the order
   // arrived late), only the ordered lines are taken out.
@@ -464,9 +495,10 @@ void OrderPlaced(const tailor::v1::OrderPlaced& order, int64_t t,
   if (t >= cart->updated_at_ms()) {
     EmptyCart(cart);
   } else {
+    RepairLineTimes(cart);
     for (const LineItem& item : order.items()) {
       const int line_index = FindLine(*cart, item.product_id());
-      if (line_index >= 0) RemoveAt(cart->mutable_items(), line_index);
+      if (line_index >= 0) RemoveLine(line_index, cart);
     }
     RecomputeCartValue(cart);
   }

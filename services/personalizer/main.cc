@@ -125,8 +125,8 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
     if (!tailor::v1::TimeSource_Parse(
             absl::StrCat("TIME_SOURCE_", absl::AsciiStrToUpper(v)), &source) ||
         source == tailor::v1::TIME_SOURCE_UNSPECIFIED) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "time_source: expected wall or event, got \"", v, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("time_source: expected wall or event, got \"", v, "\""));
     }
     cfg.set_time_source(source);
   }

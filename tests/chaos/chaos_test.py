@@ -78,6 +78,8 @@ max_batch_ms: 200
 profile_cache_entries: 50000
 block_cache_mb: 16
 write_buffer_mb: 8
+# loadgen's shop time runs faster than the wall clock: only it moves time.
+time_source: TIME_SOURCE_EVENT
 """
 
 START_TIMEOUT_S = 30

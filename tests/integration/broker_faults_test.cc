@@ -106,7 +106,6 @@ std::unique_ptr<pipeline::Pipeline> StartWithMessageTimeout(
   pipeline::PipelineOptions options;
   options.on_decision = std::move(on_decision);
   options.config = h.ServiceConfig();
-  options.live_time = false;
   options.consumer_properties = {{"session.timeout.ms", "6000"},
                                  {"heartbeat.interval.ms", "500"}};
   options.producer_properties = {

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/config/service_config.h"
 #include "libs/kafka/admin.h"
 #include "libs/profile/validate.h"
 
@@ -68,13 +69,25 @@ tailor::v1::ServiceConfig Harness::ServiceConfig() const {
   cfg.set_write_buffer_mb(8);
   cfg.set_max_event_skew_hours(24);
   cfg.set_min_event_time_ms(946684800000);
+  // The tests' events lie at a fixed time in the past: only their own time
+  // moves the tasks.
+  cfg.set_time_source(tailor::v1::TIME_SOURCE_EVENT);
+  config::ApplyServiceDefaults(&cfg);
   return cfg;
 }
 
-void Harness::Send(const tailor::v1::Event& event) {
-  const std::string topic(
-      profile::TopicKindName(profile::TopicOfPayload(event)));
-  SendRaw(topic, event.customer_id(), event.SerializeAsString());
+void Harness::Send(const tailor::v1::Event& event) { SendAll({event}); }
+
+void Harness::SendAll(const std::vector<tailor::v1::Event>& events) {
+  for (const tailor::v1::Event& event : events) {
+    const std::string topic(
+        profile::TopicKindName(profile::TopicOfPayload(event)));
+    ASSERT_TRUE(producer_
+                    ->Produce(topic, RD_KAFKA_PARTITION_UA, event.customer_id(),
+                              event.SerializeAsString())
+                    .ok());
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok());
 }
 
 void Harness::SendRaw(const std::string& topic, const std::string& key,
@@ -90,7 +103,6 @@ std::unique_ptr<pipeline::Pipeline> Harness::StartPipeline(
   pipeline::PipelineOptions options;
   options.config = ServiceConfig();
   if (tweak) tweak(&options.config);
-  options.live_time = false;
   // The embedded broker lets a departed member go only at its session
   // timeout, so keep it short for tests that restart the pipeline.
   options.consumer_properties = {{"session.timeout.ms", "6000"},
@@ -222,6 +234,13 @@ tailor::v1::Event CartAdd(const std::string& customer, int64_t at_ms,
   return e;
 }
 
+tailor::v1::Event CartRemove(const std::string& customer, int64_t at_ms,
+                             const std::string& product) {
+  tailor::v1::Event e = MakeEvent(customer, at_ms);
+  e.mutable_cart_remove()->set_product_id(product);
+  return e;
+}
+
 tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
                               const std::string& order_id,
                               int64_t total_minor) {
@@ -231,6 +250,40 @@ tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
   o->mutable_total()->set_minor_units(total_minor);
   o->mutable_total()->set_currency("PLN");
   return e;
+}
+
+std::shared_ptr<const decide::Engine> PlainEngine() {
+  tailor::v1::RulesConfig rules = decide::DefaultRules();
+  auto* cart = rules.mutable_abandoned_cart();
+  cart->set_first_reminder_minutes(30);
+  cart->set_second_reminder_minutes(0);
+  cart->set_window_hours(24);
+  rules.mutable_browse_abandonment()->set_min_product_views(3);
+  rules.mutable_first_order_coupon()->set_min_cart_value_minor(10000);
+  for (auto* common :
+       {cart->mutable_common(),
+        rules.mutable_browse_abandonment()->mutable_common(),
+        rules.mutable_first_order_coupon()->mutable_common(),
+        rules.mutable_cart_threshold_coupon()->mutable_common()}) {
+    common->set_holdout_percent(0);
+    common->clear_variants();
+  }
+  rules.mutable_cart_threshold_coupon()->mutable_common()->set_enabled(false);
+  rules.clear_frequency_caps();
+  auto engine = decide::Engine::Create(rules);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return std::shared_ptr<const decide::Engine>(std::move(*engine));
+}
+
+const tailor::v1::Decision* FindDecision(
+    const std::vector<tailor::v1::Decision>& decisions,
+    tailor::v1::DecisionKind kind, const std::string& customer) {
+  for (const tailor::v1::Decision& d : decisions) {
+    if (d.kind() == kind && (customer.empty() || d.customer_id() == customer)) {
+      return &d;
+    }
+  }
+  return nullptr;
 }
 
 std::shared_ptr<const decide::Engine> TestEngine() {

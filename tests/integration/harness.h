@@ -50,6 +50,8 @@ class Harness {
 
   // Produces an event to the topic its payload belongs on, keyed by customer.
   void Send(const tailor::v1::Event& event);
+  // Produces events in the order given and waits for them all once.
+  void SendAll(const std::vector<tailor::v1::Event>& events);
   // Produces raw bytes to a topic.
   void SendRaw(const std::string& topic, const std::string& key,
                const std::string& value);
@@ -91,11 +93,23 @@ tailor::v1::Event ProductView(const std::string& customer, int64_t at_ms,
 tailor::v1::Event CartAdd(const std::string& customer, int64_t at_ms,
                           const std::string& product, int64_t price_minor,
                           int quantity = 1);
+tailor::v1::Event CartRemove(const std::string& customer, int64_t at_ms,
+                             const std::string& product);
 tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
                               const std::string& order_id, int64_t total_minor);
 
 // Rules for the tests, in text format over DefaultRules().
 std::shared_ptr<const decide::Engine> TestEngine();
+// The default rules made plain for timelines: a single cart reminder 30
+// minutes after the last cart change (24 h window), browse abandonment after
+// 3 views, a first-order coupon from 100.00; no holdouts, variants, caps or
+// threshold coupon.
+std::shared_ptr<const decide::Engine> PlainEngine();
+
+// The first decision of `kind` (for `customer`, unless empty), or null.
+const tailor::v1::Decision* FindDecision(
+    const std::vector<tailor::v1::Decision>& decisions,
+    tailor::v1::DecisionKind kind, const std::string& customer = "");
 
 }  // namespace tailor::testing
 

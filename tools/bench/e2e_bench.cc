@@ -712,7 +712,7 @@ int Main() {
   DecisionClock clock;
   pipeline::PipelineOptions options;
   options.config = cfg;
-  options.live_time = true;
+  options.config.set_time_source(tailor::v1::TIME_SOURCE_WALL);
   options.consumer_properties =
       ParseProperties(absl::GetFlag(FLAGS_pipeline_consumer_properties));
   options.producer_properties =

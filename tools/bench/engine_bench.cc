@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -323,7 +324,8 @@ class Env {
   bool RunBatch() {
     absl::Span<const pipeline::InputRecord> records(
         pool_->records.data() + begin_, end_ - begin_);
-    absl::Status s = processor_->ProcessBatch(records, wall_now_ms_);
+    absl::Status s = processor_->ProcessBatch(
+        records, wall_now_ms_, std::numeric_limits<int64_t>::max());
     if (s.ok()) {
       processor_->PrepareCommit();
       // What the shell would produce for this batch (a few microseconds).

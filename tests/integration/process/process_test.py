@@ -16,7 +16,6 @@ Each test uses its own temporary directory, broker and free ports. Set
 TAILOR_KEEP_TEST_DIRS=1 to keep the directories (logs) of failed tests.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -24,35 +23,20 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "pylib"))
-from tailor_procs import PDEATHSIG, Proc, read_text, shop_start_ms  # noqa: E402
+import tailor_process_case  # noqa: E402
+from tailor_procs import PDEATHSIG, read_text, shop_start_ms  # noqa: E402
+from tailor_process_case import (  # noqa: E402
+    ALL_TOPICS, DECISION_TOPICS, DLQ_TOPIC, INPUT_TOPICS, SHORT_SESSION,
+    STOP_TIMEOUT_S, ProcessTestCase, http_get, metric, parse_loadgen)
 
 ARGS = None  # Parsed command line, set in main().
-kafka = None  # confluent_kafka, imported in main().
 decision_pb2 = None  # tailor.v1 decision module, imported in main().
 
-INPUT_TOPICS = ("clickstream", "orders", "privacy")
-DECISION_TOPICS = ("decisions.coupons", "decisions.push",
-                   "decisions.cart-reminders")
-DLQ_TOPIC = "tailor.dlq"
-ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC,
-                                                "tailor.profiles.changelog")
-
-# Generous deadlines for things that must happen eventually; no test asserts
-# on how fast anything is.
-START_TIMEOUT_S = 30
-DRAIN_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 30
-
-SUMMARY_LINE = re.compile(r"^summary: .*$", re.M)
 DECISION_LINE = re.compile(
     r"^decision (?P<kind>cart_reminder|push|coupon|agent_escalation)"
     r" customer=(?P<customer>c-\d+)"
@@ -62,257 +46,13 @@ DECISION_LINE = re.compile(
     r" reasons=(?P<reasons>\S*)"
     r"(?: suppressed_by=\S+)?"
     r" id=(?P<id>[0-9a-f]{12})$")
-# The embedded broker keeps a departed member in its group until the
-# member's session times out (it does not act on the LeaveGroup of a clean
-# shutdown), so a restart in the same group waits that long for partitions:
-# 45 s with librdkafka's default, 6 s with this.
-SHORT_SESSION = ("--kafka_consumer_property="
-                 "session.timeout.ms=6000,heartbeat.interval.ms=500")
-HTTP_PORT_LINE = re.compile(r"serving /metrics /healthz /readyz on port (\d+)")
 
-# With it the children get SIGKILL when this runner dies, whatever kills it.
 
 def free_port():
   """A TCP port nothing listens on (bound, then released)."""
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1]
-
-
-def parse_summary(stdout):
-  """The personalizer's `summary:` line as {name: number}."""
-  lines = SUMMARY_LINE.findall(stdout)
-  if len(lines) != 1:
-    raise AssertionError(f"expected one summary line, got {len(lines)}:\n"
-                         f"{stdout[-2000:]}")
-  return {k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", lines[0])}
-
-
-def parse_loadgen(stdout):
-  m = re.search(r"^loadgen: produced=(\d+) malformed=(\d+)", stdout, re.M)
-  if not m:
-    raise AssertionError(f"no loadgen summary line in:\n{stdout}")
-  return {"produced": int(m.group(1)), "malformed": int(m.group(2))}
-
-
-# No proxy for 127.0.0.1, whatever the environment says.
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http_get(port, path):
-  """(status, body) of GET http://127.0.0.1:port/path."""
-  try:
-    with _HTTP.open(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-      return r.status, r.read().decode()
-  except urllib.error.HTTPError as e:
-    return e.code, e.read().decode()
-  except (urllib.error.URLError, ConnectionError) as e:
-    return None, str(e)  # Not listening (yet, or any more).
-
-
-def metrics(port):
-  """The Prometheus text exposition as {'name{labels}': value}."""
-  status, body = http_get(port, "/metrics")
-  if status != 200:
-    raise AssertionError(f"/metrics returned {status}: {body}")
-  out = {}
-  for line in body.splitlines():
-    if not line or line.startswith("#"):
-      continue
-    name, _, value = line.rpartition(" ")
-    out[name] = float(value)
-  return out
-
-
-def metric(port, name):
-  values = metrics(port)
-  if name not in values:
-    raise AssertionError(f"/metrics has no {name}: {sorted(values)}")
-  return values[name]
-
-
-class ProcessTestCase(unittest.TestCase):
-  """Starts programs for a test and stops every one of them in tearDown."""
-
-  def setUp(self):
-    self.workdir = tempfile.mkdtemp(prefix="tailor-process-test.")
-    self.procs = []
-    self.bootstrap = None
-    self.bootstrap_file = None
-
-  def tearDown(self):
-    for p in reversed(self.procs):
-      p.kill()
-    leftovers = [p.name for p in self.procs if p.popen.poll() is None]
-    failed = not getattr(self._outcome, "success", True)
-    if failed:
-      sys.stderr.write("\n".join(p.tail() for p in self.procs) + "\n")
-    if failed and os.environ.get("TAILOR_KEEP_TEST_DIRS"):
-      sys.stderr.write(f"kept {self.workdir}\n")
-    else:
-      shutil.rmtree(self.workdir, ignore_errors=True)
-    self.assertEqual(leftovers, [], "processes survived SIGKILL")
-
-  # --- processes ------------------------------------------------------------
-
-  def start(self, name, argv):
-    taken = {p.name for p in self.procs}
-    unique, n = name, 1
-    while unique in taken:
-      n += 1
-      unique = f"{name}-{n}"
-    p = Proc(unique, argv, self.workdir)
-    self.procs.append(p)
-    return p
-
-  def logs(self):
-    return "\n".join(p.tail() for p in self.procs)
-
-  def wait_until(self, condition, what, timeout=START_TIMEOUT_S, alive=()):
-    """Polls condition() until true; fails if it is not within timeout or if
-    one of the `alive` processes exits meanwhile."""
-    deadline = time.monotonic() + timeout
-    while True:
-      value = condition()
-      if value:
-        return value
-      for p in alive:
-        if not p.alive():
-          self.fail(f"{p.name} exited with {p.popen.returncode} while waiting "
-                    f"for: {what}\n{self.logs()}")
-      if time.monotonic() > deadline:
-        self.fail(f"timed out after {timeout} s waiting for: {what}\n"
-                  f"{self.logs()}")
-      time.sleep(0.1)
-
-  def start_broker(self, partitions=2):
-    self.bootstrap_file = os.path.join(self.workdir, "bootstrap")
-    broker = self.start("devbroker", [
-        ARGS.devbroker, f"--partitions={partitions}",
-        f"--bootstrap_file={self.bootstrap_file}"
-    ])
-    line = self.wait_until(
-        lambda: read_text(self.bootstrap_file).strip(),
-        "devbroker to write its bootstrap file",
-        alive=[broker])
-    self.assertTrue(line.startswith("bootstrap.servers="), line)
-    self.bootstrap = line.split("=", 1)[1]
-    return broker
-
-  def start_personalizer(self, *flags, state_dir=None, group="tailor-test"):
-    state_dir = state_dir or os.path.join(self.workdir, "state")
-    p = self.start("personalizer", [
-        ARGS.personalizer, f"--bootstrap_file={self.bootstrap_file}",
-        f"--state_dir={state_dir}", f"--group_id={group}",
-        "--http_address=127.0.0.1:0", *flags
-    ])
-    match = self.wait_until(lambda: HTTP_PORT_LINE.search(p.stderr()),
-                            "the personalizer to log its HTTP port",
-                            alive=[p])
-    p.port = int(match.group(1))
-    return p
-
-  def wait_ready(self, personalizer):
-    self.wait_until(lambda: http_get(personalizer.port, "/readyz")[0] == 200,
-                    f"{personalizer.name} /readyz to return 200",
-                    alive=[personalizer])
-
-  def start_loadgen(self, *flags):
-    return self.start(
-        "loadgen",
-        [ARGS.loadgen, f"--bootstrap_file={self.bootstrap_file}", *flags])
-
-  def run_loadgen(self, *flags):
-    """Runs loadgen to completion; returns its produced/malformed counts."""
-    p = self.start_loadgen(*flags)
-    rc = p.wait(DRAIN_TIMEOUT_S + 60)
-    self.assertEqual(rc, 0, f"loadgen failed\n{p.tail()}")
-    return parse_loadgen(p.stdout())
-
-  def wait_processed(self, personalizer, records):
-    """Waits until the personalizer has taken `records` input records (valid
-    events plus dead letters), as its metrics say."""
-
-    def taken():
-      m = metrics(personalizer.port)
-      return m["tailor_events_total"] + m["tailor_dead_letters_total"]
-
-    self.wait_until(lambda: taken() >= records,
-                    f"{personalizer.name} to process {records} records",
-                    timeout=DRAIN_TIMEOUT_S,
-                    alive=[personalizer])
-    return taken()
-
-  def stop_personalizer(self, personalizer):
-    """SIGTERM; checks the exit code 0; returns the summary."""
-    personalizer.send(signal.SIGTERM)
-    rc = personalizer.wait(STOP_TIMEOUT_S)
-    self.assertEqual(rc, 0,
-                     f"personalizer exit code after SIGTERM\n{self.logs()}")
-    summary = parse_summary(personalizer.stdout())
-    sys.stderr.write(f"{personalizer.name} {summary}\n")
-    return summary
-
-  # --- Kafka, from outside --------------------------------------------------
-
-  def read_topics(self, topics):
-    """Every committed record of `topics` as {topic: [Message]}, read from the
-    beginning up to the high watermark of each partition."""
-    consumer = kafka.Consumer({
-        "bootstrap.servers": self.bootstrap,
-        "group.id": f"tailor-test-reader-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-    })
-    try:
-      metadata = consumer.list_topics(timeout=10)
-      ends = {}
-      for topic in topics:
-        self.assertIn(topic, metadata.topics, "topic missing on the broker")
-        for partition in metadata.topics[topic].partitions:
-          tp = kafka.TopicPartition(topic, partition)
-          low, high = consumer.get_watermark_offsets(tp, timeout=10)
-          if high > low:
-            ends[(topic, partition)] = high
-      consumer.assign([
-          kafka.TopicPartition(t, p, kafka.OFFSET_BEGINNING)
-          for (t, p) in ends
-      ])
-      out = {t: [] for t in topics}
-      deadline = time.monotonic() + DRAIN_TIMEOUT_S
-      while ends:
-        self.assertLess(time.monotonic(), deadline,
-                        f"reading stalled; still to read: {ends}")
-        msg = consumer.poll(0.5)
-        if msg is None:
-          continue
-        self.assertIsNone(msg.error(), msg.error())
-        out[msg.topic()].append(msg)
-        key = (msg.topic(), msg.partition())
-        if key in ends and msg.offset() + 1 >= ends[key]:
-          del ends[key]
-      return out
-    finally:
-      consumer.close()
-
-  def committed_records(self, group):
-    """Sum over the input partitions of the offsets `group` committed."""
-    consumer = kafka.Consumer({
-        "bootstrap.servers": self.bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-    })
-    try:
-      metadata = consumer.list_topics(timeout=10)
-      tps = [
-          kafka.TopicPartition(t, p)
-          for t in INPUT_TOPICS
-          for p in metadata.topics[t].partitions
-      ]
-      committed = consumer.committed(tps, timeout=10)
-      return sum(max(tp.offset, 0) for tp in committed)
-    finally:
-      consumer.close()
 
 
 class RunSmokeTest(ProcessTestCase):
@@ -687,26 +427,13 @@ class GracefulShutdownTest(ProcessTestCase):
 
 
 def main():
-  global ARGS, kafka, decision_pb2
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--personalizer", required=True)
-  parser.add_argument("--devbroker", required=True)
-  parser.add_argument("--loadgen", required=True)
-  parser.add_argument("--pydir",
-                      required=True,
-                      help="directory holding the generated tailor/v1/*_pb2.py")
-  parser.add_argument("--source_dir", required=True, help="repository root")
-  ARGS, rest = parser.parse_known_args()
-  sys.path.insert(0, ARGS.pydir)
-  try:
-    import confluent_kafka
-    from tailor.v1 import decision_pb2 as generated
-  except ImportError as e:
-    sys.exit(f"process_test: {e} (python3-confluent-kafka and python3-protobuf "
-             f"are installed by tools/setup.sh; run with {sys.executable})")
-  kafka = confluent_kafka
+  global ARGS, decision_pb2
+  argv = tailor_process_case.parse_command_line(__doc__.splitlines()[0])
+  ARGS = tailor_process_case.ARGS
+  # pylint: disable=import-outside-toplevel
+  from tailor.v1 import decision_pb2 as generated
   decision_pb2 = generated
-  unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+  unittest.main(argv=argv, verbosity=2)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "libs/base/stable_hash.h"
 #include "libs/decide/engine.h"
 
 namespace tailor::decide::testing {
@@ -25,6 +26,8 @@ namespace v1 = ::tailor::v1;
 inline constexpr int64_t kMin = 60'000;
 inline constexpr int64_t kHour = 60 * kMin;
 inline constexpr int64_t kDay = 24 * kHour;
+// profile.recent_products of DefaultRules: purchased_product_ids keeps these.
+inline constexpr int kRecentProducts = 20;
 
 // Epoch ms of a local civil time in `zone`.
 inline int64_t At(const std::string& zone, int y, int mo, int d, int h,
@@ -128,6 +131,7 @@ class Shopper {
     item->mutable_unit_price()->set_minor_units(price);
     item->mutable_unit_price()->set_currency("PLN");
     *profile_.mutable_cart()->add_items() = *item;
+    profile_.mutable_cart()->add_item_added_at_ms(t);
     CartChanged(t, price * quantity);
     Run(e);
   }
@@ -141,6 +145,8 @@ class Shopper {
         CartChanged(t, -items->Get(i).quantity() *
                            items->Get(i).unit_price().minor_units());
         items->DeleteSubrange(i, 1);
+        auto* times = profile_.mutable_cart()->mutable_item_added_at_ms();
+        times->erase(times->begin() + i);
         break;
       }
     }
@@ -161,9 +167,10 @@ class Shopper {
     profile_.mutable_last_order()->set_placed_at_ms(t);
     profile_.mutable_last_order()->mutable_total()->set_minor_units(total);
     for (const v1::LineItem& i : profile_.cart().items()) {
-      profile_.add_purchased_product_ids(i.product_id());
+      Bought(i.product_id());
     }
     profile_.mutable_cart()->clear_items();
+    profile_.mutable_cart()->clear_item_added_at_ms();
     profile_.mutable_cart()->clear_value();
     profile_.mutable_cart()->set_version(profile_.cart().version() + 1);
     profile_.mutable_cart()->set_updated_at_ms(t);
@@ -243,6 +250,19 @@ class Shopper {
     profile_.set_previous_seen_ms(profile_.last_seen_ms());
     profile_.set_last_seen_ms(t);
     return e;
+  }
+
+  // As libs/profile: the last kRecentProducts ids, and every product in the
+  // sorted set of StableHash64({id}).
+  void Bought(const std::string& product) {
+    auto* ids = profile_.mutable_purchased_product_ids();
+    ids->Add()->assign(product);
+    if (ids->size() > kRecentProducts) ids->DeleteSubrange(0, 1);
+    auto* set = profile_.mutable_purchased_product_hashes();
+    const uint64_t h = StableHash64({product});
+    auto at = std::lower_bound(set->begin(), set->end(), h);
+    if (at == set->end() || *at != h) set->Add(h);
+    std::sort(set->begin(), set->end());
   }
 
   static void Bump(google::protobuf::RepeatedPtrField<v1::Affinity>* list,

@@ -417,6 +417,45 @@ TEST_F(FoldTest, CheckoutStartedIsResetByTheNextCartChange) {
   EXPECT_EQ(profile_.cart().checkout_started_at_ms(), 0);
 }
 
+TEST_F(FoldTest, CartLinesRememberWhenTheyWereLastAdded) {
+  const int64_t t30 = kT0 + 30 * kDay;
+  const int64_t t31 = kT0 + 31 * kDay;
+  Fold(At(kT0, CartAdd("p1", 1, 1000)));
+  Fold(At(t30, CartAdd("p2", 1, 500), "s2"));
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), ElementsAre(kT0, t30));
+  // Adding p1 again moves its line forward; a late add does not move it back.
+  Fold(At(t31, CartAdd("p1", 1, 1000), "s3"));
+  Fold(At(t30 + 1, CartAdd("p1", 1, 1000), "s3"));
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), ElementsAre(t31, t30));
+  // A partial removal keeps the time; removing a line removes its time.
+  Fold(At(t31 + 1, "cart_remove { product_id: 'p1' quantity: 1 }", "s3"));
+  EXPECT_EQ(profile_.cart().items(0).quantity(), 2);
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), ElementsAre(t31, t30));
+  Fold(At(t31 + 2, "cart_remove { product_id: 'p1' }", "s3"));
+  ASSERT_THAT(profile_.cart().items(), SizeIs(1));
+  EXPECT_EQ(profile_.cart().items(0).product_id(), "p2");
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), ElementsAre(t30));
+  Fold(At(t31 + 3, Order("o1", 500, Item("p2", 1, 500)), "s3"));
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), IsEmpty());
+}
+
+TEST_F(FoldTest, CartLinesWithoutAddTimesGetTheLastChangeTime) {
+  Fold(At(kT0, CartAdd("p1", 1, 1000)));
+  Fold(At(kT0 + 5, CartAdd("p2", 1, 1000)));
+  // A profile written before lines had add times.
+  profile_.mutable_cart()->clear_item_added_at_ms();
+  Fold(At(kT0 + 9, CartAdd("p3", 1, 1000)));
+  EXPECT_THAT(profile_.cart().item_added_at_ms(),
+              ElementsAre(kT0 + 5, kT0 + 5, kT0 + 9));
+}
+
+TEST_F(FoldTest, PrunedCartLosesItsLineTimes) {
+  Fold(At(kT0, CartAdd("p1", 1, 1000)));
+  Fold(At(kT0 + 91 * kDay, "app_open {}", "s2"));
+  EXPECT_THAT(profile_.cart().items(), IsEmpty());
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), IsEmpty());
+}
+
 // --- orders ----------------------------------------------------------------
 
 TEST_F(FoldTest, OrderPlacedUpdatesHistoryAndClearsTheCart) {
@@ -462,6 +501,7 @@ TEST_F(FoldTest, LateOrderTakesOnlyItsLinesOutOfANewerCart) {
   Fold(At(kT0 + 10, Order("o1", 1000, Item("p1", 1, 1000))));
   ASSERT_THAT(profile_.cart().items(), SizeIs(1));
   EXPECT_EQ(profile_.cart().items(0).product_id(), "p2");
+  EXPECT_THAT(profile_.cart().item_added_at_ms(), ElementsAre(kT0 + 20));
   EXPECT_EQ(profile_.cart().value().minor_units(), 300);
   EXPECT_EQ(profile_.cart().version(), 3);
 }
