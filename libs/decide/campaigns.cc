@@ -72,14 +72,22 @@ const internal::Campaign* Engine::Impl::FindCampaign(
 
 // --- Building candidates -----------------------------------------------------
 
-internal::Candidate Engine::Impl::NewCandidate(
-    const Campaign& c, const CallState& s, absl::string_view trigger,
-    absl::string_view trigger_event_id) const {
-  Candidate cand;
+namespace {
+
+// A candidate of `c` about `trigger`, made by the input named by
+// `occurrence` (its event or timer id is `trigger_event_id`).
+internal::Candidate MakeCandidate(const internal::Campaign& c,
+                                  const internal::CallState& s,
+                                  std::string trigger, std::string occurrence,
+                                  absl::string_view trigger_event_id) {
+  internal::Candidate cand;
   cand.campaign = &c;
+  cand.trigger = std::move(trigger);
+  cand.occurrence = std::move(occurrence);
   v1::Decision& d = cand.decision;
   const std::string& customer = s.profile->customer_id();
-  d.set_decision_id(internal::DecisionId(c.name(), customer, trigger));
+  d.set_decision_id(
+      internal::DecisionId(c.name(), customer, cand.trigger, cand.occurrence));
   d.set_customer_id(customer);
   d.set_kind(c.kind);
   d.set_channel(c.channel);
@@ -89,6 +97,24 @@ internal::Candidate Engine::Impl::NewCandidate(
   d.set_expires_at_ms(s.now_ms + c.common->expires_after_minutes() * kMinuteMs);
   d.set_trigger_event_id(std::string(trigger_event_id));
   return cand;
+}
+
+}  // namespace
+
+internal::Candidate Engine::Impl::NewCandidate(const Campaign& c,
+                                               const CallState& s,
+                                               std::string trigger,
+                                               const v1::Event& event) const {
+  return MakeCandidate(c, s, std::move(trigger),
+                       internal::EventOccurrence(event), event.event_id());
+}
+
+internal::Candidate Engine::Impl::NewCandidate(const Campaign& c,
+                                               const CallState& s,
+                                               std::string trigger,
+                                               const v1::Timer& timer) const {
+  return MakeCandidate(c, s, std::move(trigger),
+                       internal::TimerOccurrence(timer), timer.timer_id());
 }
 
 namespace {
@@ -102,10 +128,10 @@ v1::Money MoneyOf(int64_t minor, const std::string& currency) {
 
 }  // namespace
 
-void Engine::Impl::FillCoupon(const Campaign& c, const CallState& s,
-                              absl::string_view trigger, int64_t basis_minor,
+void Engine::Impl::FillCoupon(const CallState& s, int64_t basis_minor,
                               v1::CouponPayload* coupon,
                               Candidate* cand) const {
+  const Campaign& c = *cand->campaign;
   const v1::CouponSpec& spec = *c.coupon;
   const v1::CustomerProfile& p = *s.profile;
   int32_t percent = spec.percent_off();
@@ -115,7 +141,8 @@ void Engine::Impl::FillCoupon(const Campaign& c, const CallState& s,
     percent = v->percent_off();
     amount = 0;
   }
-  coupon->set_code(internal::CouponCode(c.name(), p.customer_id(), trigger));
+  coupon->set_code(internal::CouponCode(c.name(), p.customer_id(),
+                                        cand->trigger, cand->occurrence));
   const std::string& currency = rules.default_currency();
   if (amount > 0) {
     *coupon->mutable_amount_off() = MoneyOf(amount, currency);
@@ -238,7 +265,7 @@ std::optional<internal::Candidate> Engine::Impl::HumanEscalation(
   Candidate cand = NewCandidate(
       human_escalation, s,
       absl::StrCat("order:", order_id, returned ? ":returned" : ":cancelled"),
-      event.event_id());
+      event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes("dissatisfied_valuable_customer");
   internal::AddFact(&d, "lifetime_value_minor",
@@ -272,15 +299,15 @@ std::optional<internal::Candidate> Engine::Impl::ServiceRecovery(
                                          : event.order_cancelled().order_id();
   const std::string& reason = returned ? event.order_returned().reason()
                                        : event.order_cancelled().reason();
-  const std::string trigger =
-      absl::StrCat("order:", order_id, returned ? ":returned" : ":cancelled");
-  Candidate cand = NewCandidate(service_recovery, s, trigger, event.event_id());
+  Candidate cand = NewCandidate(
+      service_recovery, s,
+      absl::StrCat("order:", order_id, returned ? ":returned" : ":cancelled"),
+      event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes(returned ? "order_returned" : "order_cancelled");
   internal::AddFact(&d, "order_id", order_id);
   if (!reason.empty()) internal::AddFact(&d, "reason", reason);
-  FillCoupon(service_recovery, s, trigger, CouponBasis(*s.profile),
-             d.mutable_coupon(), &cand);
+  FillCoupon(s, CouponBasis(*s.profile), d.mutable_coupon(), &cand);
   return cand;
 }
 
@@ -292,15 +319,14 @@ std::optional<internal::Candidate> Engine::Impl::Loyalty(
   if (std::find(tiers.begin(), tiers.end(), orders) == tiers.end()) {
     return std::nullopt;
   }
-  const std::string trigger =
-      absl::StrCat("order:", event.order_placed().order_id());
-  Candidate cand = NewCandidate(loyalty, s, trigger, event.event_id());
+  Candidate cand = NewCandidate(
+      loyalty, s, absl::StrCat("order:", event.order_placed().order_id()),
+      event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes(absl::StrCat("loyalty_tier_", orders));
   internal::AddFact(&d, "orders", orders);
   internal::AddFact(&d, "order_id", event.order_placed().order_id());
-  FillCoupon(loyalty, s, trigger, CouponBasis(*s.profile), d.mutable_coupon(),
-             &cand);
+  FillCoupon(s, CouponBasis(*s.profile), d.mutable_coupon(), &cand);
   return cand;
 }
 
@@ -314,16 +340,16 @@ std::optional<internal::Candidate> Engine::Impl::WinBack(
   }
   const int64_t inactive_ms = s.now_ms - p.previous_seen_ms();
   if (inactive_ms <= rule.inactive_days() * kDayMs) return std::nullopt;
-  const std::string trigger =
-      absl::StrCat("inactive_since:", p.previous_seen_ms());
-  Candidate cand = NewCandidate(win_back, s, trigger, event.event_id());
+  Candidate cand = NewCandidate(
+      win_back, s, absl::StrCat("inactive_since:", p.previous_seen_ms()),
+      event);
   v1::Decision& d = cand.decision;
   const int64_t days = inactive_ms / kDayMs;
   d.add_reason_codes("win_back");
   d.add_reason_codes(absl::StrCat("inactive_", days, "d"));
   internal::AddFact(&d, "inactive_days", days);
   internal::AddFact(&d, "orders", p.orders());
-  FillCoupon(win_back, s, trigger, CouponBasis(p), d.mutable_coupon(), &cand);
+  FillCoupon(s, CouponBasis(p), d.mutable_coupon(), &cand);
   return cand;
 }
 
@@ -345,13 +371,13 @@ std::optional<internal::Candidate> Engine::Impl::FirstOrder(
                    TriggerRef({"session", session}))) {
     return std::nullopt;
   }
-  const std::string trigger = absl::StrCat("session:", session);
-  Candidate cand = NewCandidate(first_order, s, trigger, event.event_id());
+  Candidate cand =
+      NewCandidate(first_order, s, absl::StrCat("session:", session), event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes("first_order");
   internal::AddFact(&d, "cart_value_minor", value);
   internal::AddFact(&d, "orders", 0);
-  FillCoupon(first_order, s, trigger, value, d.mutable_coupon(), &cand);
+  FillCoupon(s, value, d.mutable_coupon(), &cand);
   return cand;
 }
 
@@ -372,15 +398,15 @@ std::optional<internal::Candidate> Engine::Impl::CartThreshold(
                    TriggerRef({"session", session}))) {
     return std::nullopt;
   }
-  const std::string trigger =
-      absl::StrCat("session:", session, ":cart:v", p.cart().version());
-  Candidate cand = NewCandidate(cart_threshold, s, trigger, event.event_id());
+  Candidate cand = NewCandidate(
+      cart_threshold, s,
+      absl::StrCat("session:", session, ":cart:v", p.cart().version()), event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes("cart_value_above_threshold");
   internal::AddFact(&d, "cart_value_minor", after);
   internal::AddFact(&d, "cart_value_before_minor", before);
   internal::AddFact(&d, "threshold_minor", threshold);
-  FillCoupon(cart_threshold, s, trigger, after, d.mutable_coupon(), &cand);
+  FillCoupon(s, after, d.mutable_coupon(), &cand);
   return cand;
 }
 
@@ -437,7 +463,7 @@ std::optional<internal::Candidate> Engine::Impl::BrowseAbandonment(
     views = ca->views();
   }
   Candidate cand =
-      NewCandidate(browse_abandonment, s, trigger, event.event_id());
+      NewCandidate(browse_abandonment, s, std::move(trigger), event);
   v1::Decision& d = cand.decision;
   d.add_reason_codes(product_id.empty() ? "browse_abandoned_category"
                                         : "browse_abandoned_product");

@@ -136,9 +136,9 @@ void Engine::Impl::CartReminderTimer(const v1::Timer& timer,
   }
 
   const v1::Cart& cart = p.cart();
-  const std::string trigger =
-      absl::StrCat("cart:v", cart.version(), ":step", step);
-  Candidate cand = NewCandidate(abandoned_cart, s, trigger, timer.timer_id());
+  Candidate cand = NewCandidate(
+      abandoned_cart, s, absl::StrCat("cart:v", cart.version(), ":step", step),
+      timer);
   cand.trigger_ref = cart.version();
   v1::Decision& d = cand.decision;
   v1::CartReminderPayload* payload = d.mutable_cart_reminder();
@@ -165,8 +165,7 @@ void Engine::Impl::CartReminderTimer(const v1::Timer& timer,
       internal::AddFact(&d, "coupon_withheld", "discount_waiter");
     } else {
       d.add_reason_codes("cart_value_above_threshold");
-      FillCoupon(abandoned_cart, s, trigger, value, payload->mutable_coupon(),
-                 &cand);
+      FillCoupon(s, value, payload->mutable_coupon(), &cand);
       cand.coupon_optional = true;
     }
   }

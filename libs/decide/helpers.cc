@@ -1,5 +1,5 @@
-// Pure helpers of the decision engine: ids, coupon codes, decay, quiet hours,
-// purchased products, budget shares, facts.
+// Pure helpers of the decision engine: occurrences, ids, coupon codes, decay,
+// quiet hours, purchased products, budget shares, facts.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -37,15 +37,23 @@ bool Campaign::HeldOut(absl::string_view customer_id) const {
          common->holdout_percent();
 }
 
+std::string EventOccurrence(const v1::Event& event) {
+  return absl::StrCat("event:", event.event_time_ms(), ":", event.event_id());
+}
+
+std::string TimerOccurrence(const v1::Timer& timer) {
+  return absl::StrCat("timer:", timer.fire_at_ms(), ":", timer.timer_id());
+}
+
 std::string DecisionId(absl::string_view campaign,
-                       absl::string_view customer_id,
-                       absl::string_view trigger) {
-  return StableHashHex128({campaign, customer_id, trigger});
+                       absl::string_view customer_id, absl::string_view trigger,
+                       absl::string_view occurrence) {
+  return StableHashHex128({campaign, customer_id, trigger, occurrence});
 }
 
 std::string CouponCode(absl::string_view campaign,
-                       absl::string_view customer_id,
-                       absl::string_view trigger) {
+                       absl::string_view customer_id, absl::string_view trigger,
+                       absl::string_view occurrence) {
   static constexpr char kBase32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   std::string code;
   code.reserve(24);
@@ -56,7 +64,8 @@ std::string CouponCode(absl::string_view campaign,
     }
   }
   code.push_back('-');
-  uint64_t h = StableHash64({"coupon", campaign, customer_id, trigger});
+  uint64_t h =
+      StableHash64({"coupon", campaign, customer_id, trigger, occurrence});
   for (int i = 0; i < 10; ++i) {
     code.push_back(kBase32[h & 31]);
     h >>= 5;

@@ -59,6 +59,11 @@ struct Campaign {
 struct Candidate {
   const Campaign* campaign = nullptr;
   tailor::v1::Decision decision;  // Everything but action and suppression.
+  // What the decision is about (e.g. "session:s1:product:p9") and the one
+  // input that triggered it (EventOccurrence / TimerOccurrence): with the
+  // campaign and the customer they make the decision id and coupon code.
+  std::string trigger;
+  std::string occurrence;
   bool has_coupon = false;
   int64_t coupon_value_minor = 0;  // Estimated amount off, for budgets.
   bool coupon_optional = false;    // Budget strips the coupon, not the send.
@@ -78,16 +83,24 @@ enum class GuardResult { kSent, kHeldOut, kSuppressed, kDeferred };
 
 // --- Pure helpers (helpers.cc) ---------------------------------------------
 
-// Decision id: StableHashHex128({campaign, customer_id, trigger}).
+// The one input that triggers a decision, for its id: an event is
+// "event:<event_time_ms>:<event_id>", a fired timer
+// "timer:<fire_at_ms>:<timer_id>". Input fields only (no clock, no profile
+// counter): a redo or replay of the same input gives the same string, and a
+// session id, order id or cart version seen again comes with another one.
+std::string EventOccurrence(const tailor::v1::Event& event);
+std::string TimerOccurrence(const tailor::v1::Timer& timer);
+// Decision id: StableHashHex128({campaign, customer_id, trigger,
+// occurrence}), 32 lowercase hex characters.
 std::string DecisionId(absl::string_view campaign,
-                       absl::string_view customer_id,
-                       absl::string_view trigger);
+                       absl::string_view customer_id, absl::string_view trigger,
+                       absl::string_view occurrence);
 // Coupon code: upper-cased alphanumerics of the campaign name (at most 12),
-// "-", then 10 Crockford base32 characters of a stable hash of (campaign,
-// customer, trigger). E.g. "FIRSTORDER-7K3M9QX2AB".
+// "-", then 10 Crockford base32 characters of StableHash64({"coupon",
+// campaign, customer, trigger, occurrence}). E.g. "FIRSTORDER-7K3M9QX2AB".
 std::string CouponCode(absl::string_view campaign,
-                       absl::string_view customer_id,
-                       absl::string_view trigger);
+                       absl::string_view customer_id, absl::string_view trigger,
+                       absl::string_view occurrence);
 // Score of `a` decayed from a.updated_at_ms to now_ms.
 double DecayedScore(const tailor::v1::Affinity& a, double half_life_hours,
                     int64_t now_ms);
@@ -205,13 +218,18 @@ struct Engine::Impl {
                            tailor::v1::Decision* d) const;
 
   // --- Building candidates (campaigns.cc) ---
+  // A candidate of `c` about `trigger`, made by `event` or by `timer`: its
+  // id, trigger_event_id and occurrence come from that input.
   Candidate NewCandidate(const Campaign& c, const CallState& s,
-                         absl::string_view trigger,
-                         absl::string_view trigger_event_id) const;
-  // Fills the coupon of `c` into *coupon and the candidate's budget fields.
-  // `basis_minor` is the order value a percentage applies to.
-  void FillCoupon(const Campaign& c, const CallState& s,
-                  absl::string_view trigger, int64_t basis_minor,
+                         std::string trigger,
+                         const tailor::v1::Event& event) const;
+  Candidate NewCandidate(const Campaign& c, const CallState& s,
+                         std::string trigger,
+                         const tailor::v1::Timer& timer) const;
+  // Fills the coupon of the candidate's campaign into *coupon (its code from
+  // the candidate's trigger and occurrence) and the candidate's budget
+  // fields. `basis_minor` is the order value a percentage applies to.
+  void FillCoupon(const CallState& s, int64_t basis_minor,
                   tailor::v1::CouponPayload* coupon, Candidate* cand) const;
   // Appends up to max_recommendations product ids (see README.md).
   void Recommend(const tailor::v1::CustomerProfile& p, int64_t now_ms,

@@ -58,7 +58,8 @@ rd_kafka_topic_t* Producer::TopicHandle(absl::string_view topic) {
 absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
                                absl::Span<const Header> headers,
-                               int64_t timestamp_ms, bool track_offset) {
+                               int64_t timestamp_ms, bool track_offset,
+                               uint64_t delivery_tag) {
   rd_kafka_topic_t* rkt = TopicHandle(topic);
   if (rkt == nullptr) {
     return KafkaStatus(rd_kafka_last_error(),
@@ -91,10 +92,11 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
     vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
     vus[n++].u.i64 = timestamp_ms;
   }
-  if (track_offset) {
-    // A non-null opaque marks the message for offset tracking.
+  if (track_offset || delivery_tag != 0) {
+    // The opaque carries the tag and, in its low bit, offset tracking.
     vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
-    vus[n++].u.ptr = this;
+    vus[n++].u.ptr = reinterpret_cast<void*>(
+        static_cast<uintptr_t>((delivery_tag << 1) | (track_offset ? 1 : 0)));
   }
   if (hdrs != nullptr) {
     vus[n].vtype = RD_KAFKA_VTYPE_HEADERS;
@@ -135,7 +137,9 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-void Producer::Poll() { rd_kafka_poll(rk_.get(), 0); }
+void Producer::Poll(absl::Duration timeout) {
+  rd_kafka_poll(rk_.get(), ToTimeoutMs(timeout));
+}
 
 int64_t Producer::LastDeliveredOffset(absl::string_view topic,
                                       int32_t partition) {
@@ -185,9 +189,13 @@ void Producer::DeliveryTrampoline(rd_kafka_t*, const rd_kafka_message_t* msg,
 }
 
 void Producer::OnDelivery(const rd_kafka_message_t* msg) {
+  const auto opaque = reinterpret_cast<uintptr_t>(msg->_private);
+  if (const uint64_t tag = opaque >> 1; tag != 0 && options_.on_delivery) {
+    options_.on_delivery(tag, *msg);
+  }
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     delivered_.fetch_add(1, std::memory_order_relaxed);
-    if (msg->_private != nullptr && msg->rkt != nullptr) {
+    if ((opaque & 1) != 0 && msg->rkt != nullptr) {
       absl::MutexLock lock(&offsets_mu_);
       int64_t& last = delivered_offsets_[std::make_pair(
           std::string(rd_kafka_topic_name(msg->rkt)), msg->partition)];

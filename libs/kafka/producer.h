@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,6 +34,10 @@ struct ProducerOptions {
   absl::Duration enqueue_timeout = absl::Seconds(5);
   // How long the destructor waits for outstanding deliveries.
   absl::Duration close_flush_timeout = absl::Seconds(2);
+  // Called with the delivery report of every message produced with a
+  // non-zero delivery_tag (delivered or failed: msg.err), on the thread that
+  // serves callbacks (Poll(), Flush(), a Produce() on a full queue).
+  std::function<void(uint64_t tag, const rd_kafka_message_t& msg)> on_delivery;
 };
 
 // A producer. Thread-safe: any thread may call any method. Owned by one
@@ -59,13 +64,15 @@ class Producer {
   // partitioner. timestamp_ms = 0 means "now". On a full queue, polls and
   // retries until enqueue_timeout (then ResourceExhausted).
   // With track_offset, a successful delivery updates
-  // LastDeliveredOffset(topic, partition).
+  // LastDeliveredOffset(topic, partition). A non-zero delivery_tag (< 2^63)
+  // is handed to options.on_delivery with the message's delivery report.
   [[nodiscard]] absl::Status Produce(absl::string_view topic, int32_t partition,
                                      absl::string_view key,
                                      absl::string_view value,
                                      absl::Span<const Header> headers = {},
                                      int64_t timestamp_ms = 0,
-                                     bool track_offset = false);
+                                     bool track_offset = false,
+                                     uint64_t delivery_tag = 0);
 
   // Offset of the last tracked message delivered to topic[partition], or -1.
   int64_t LastDeliveredOffset(absl::string_view topic, int32_t partition);
@@ -95,8 +102,8 @@ class Producer {
   // Messages enqueued or in flight (rd_kafka_outq_len).
   int outstanding() { return rd_kafka_outq_len(rk_.get()); }
 
-  // Serves delivery callbacks without blocking.
-  void Poll();
+  // Serves delivery callbacks, waiting up to `timeout` for the first one.
+  void Poll(absl::Duration timeout = absl::ZeroDuration());
 
   rd_kafka_t* raw() { return rk_.get(); }
 

@@ -31,8 +31,11 @@ struct PartitionTask {
   // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when
   // nothing was consumed since the last commit.
   std::array<int64_t, 4> next_offsets{-1, -1, -1, -1};
-  // Committed position per input topic (same index), -1 when unknown.
+  // Position per input topic (same index) of the last prepared commit, -1
+  // when unknown.
   std::array<int64_t, 4> positions{-1, -1, -1, -1};
+  // Position per input topic (same index) of the state written to RocksDB.
+  std::array<int64_t, 4> durable_positions{-1, -1, -1, -1};
 };
 
 }  // namespace tailor::pipeline

@@ -17,6 +17,7 @@
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/error.h"
+#include "libs/pipeline/changelog.h"
 #include "libs/pipeline/order_time.h"
 
 namespace tailor::pipeline {
@@ -24,6 +25,8 @@ namespace {
 
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// Sealed commits waiting for their deliveries before the cycle waits too.
+constexpr size_t kMaxCommitsInFlight = 4;
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -91,8 +94,14 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   for (const auto& kv : p->options_.producer_properties) {
     producer_props.push_back(kv);
   }
-  TAILOR_ASSIGN_OR_RETURN(p->producer_,
-                          kafka::Producer::Create(producer_props));
+  kafka::ProducerOptions producer_options;
+  Pipeline* self = p.get();
+  producer_options.on_delivery = [self](uint64_t seq,
+                                        const rd_kafka_message_t& msg) {
+    self->OnDelivery(seq, msg);
+  };
+  TAILOR_ASSIGN_OR_RETURN(
+      p->producer_, kafka::Producer::Create(producer_props, producer_options));
   if (p->exactly_once()) {
     TAILOR_RETURN_IF_ERROR(p->producer_->InitTransactions(kFlushTimeout));
   }
@@ -206,9 +215,15 @@ void Pipeline::OnPartitionsAssigned(
 
 void Pipeline::OnPartitionsRevoked(
     const std::vector<kafka::TopicPartition>& partitions, bool lost) {
-  // Every cycle commits before it polls again, so nothing of these partitions
-  // is in flight here; forget their memory once all topics of a partition
-  // number are gone.
+  // Write what is in flight before letting go: the next owner starts where
+  // the written state (and its changelog) ends.
+  if (!exactly_once()) {
+    if (absl::Status s = DrainCommits(); !s.ok()) {
+      spdlog::error("commits in flight at revocation not written: {}",
+                    s.ToString());
+    }
+  }
+  // Forget the memory of a partition number once all its topics are gone.
   for (const kafka::TopicPartition& tp : partitions) {
     assigned_.erase({tp.topic, tp.partition});
     spdlog::info("{} {}[{}]", lost ? "lost" : "revoked", tp.topic,
@@ -257,10 +272,24 @@ absl::Status Pipeline::RunOnce() {
       &records_, &ends_));
   if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
   const int64_t now_ms = NowMs();
+  // Take everything already fetched before deciding what is caught up: a
+  // record of one input must not pass a record of another that sits in the
+  // local queue behind it.
+  size_t polled = records_.size();
+  bool got = !records_.empty() || !ends_.empty();
   BufferPolled(now_ms);
+  while (got && polled < static_cast<size_t>(cfg.max_buffered_records())) {
+    TAILOR_RETURN_IF_ERROR(consumer_->PollBatch(
+        cfg.max_batch_events(), absl::ZeroDuration(), &records_, &ends_));
+    if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
+    polled += records_.size();
+    got = !records_.empty() || !ends_.empty();
+    BufferPolled(now_ms);
+  }
   TAILOR_RETURN_IF_ERROR(ProcessReleased(now_ms));
   ApplyBackpressure();
-  TAILOR_RETURN_IF_ERROR(Commit());
+  TAILOR_RETURN_IF_ERROR(exactly_once() ? Commit()
+                                        : AdvanceCommits(/*seal_now=*/false));
   released_.clear();  // the records' views are no longer needed
   if (buffered > 0 && inputs_.empty() && records_.empty()) {
     // Waiting for an input that is behind: do not spin.
@@ -372,7 +401,7 @@ bool Pipeline::exactly_once() const {
          tailor::v1::PROCESSING_GUARANTEE_EXACTLY_ONCE;
 }
 
-absl::Status Pipeline::ProduceOutputs(bool flush) {
+absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
   std::vector<kafka::Producer::Header> headers;
   for (const OutputRecord& out : processor_->outputs()) {
     headers.clear();
@@ -382,9 +411,132 @@ absl::Status Pipeline::ProduceOutputs(bool flush) {
     TAILOR_RETURN_IF_ERROR(producer_->Produce(
         out.topic, out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition,
         out.key, out.value, headers, /*timestamp_ms=*/0,
-        /*track_offset=*/out.kind == OutputKind::kChangelog));
+        /*track_offset=*/out.kind == OutputKind::kChangelog, seq));
+    if (seq != 0) commit_log_.Produced(seq);
   }
-  return flush ? producer_->Flush(kFlushTimeout) : absl::OkStatus();
+  return absl::OkStatus();
+}
+
+void Pipeline::OnDelivery(uint64_t seq, const rd_kafka_message_t& msg) {
+  const bool ok = msg.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!ok) {
+    spdlog::error("delivery of commit {} to {}[{}] failed: {}", seq,
+                  msg.rkt != nullptr ? rd_kafka_topic_name(msg.rkt) : "?",
+                  msg.partition, rd_kafka_err2str(msg.err));
+  } else if (msg.rkt != nullptr && !pending_.empty() &&
+             seq >= pending_.front().seq &&
+             seq - pending_.front().seq < pending_.size() &&
+             options_.config.topics().changelog() ==
+                 rd_kafka_topic_name(msg.rkt)) {
+    int64_t& next =
+        pending_[seq - pending_.front().seq].changelog_next[msg.partition];
+    next = std::max(next, msg.offset + 1);
+  }
+  commit_log_.Delivered(seq, ok);
+}
+
+absl::Status Pipeline::AdvanceCommits(bool seal_now) {
+  producer_->Poll();
+  const bool work =
+      !inputs_.empty() || !processor_->outputs().empty() || !processor_->idle();
+  if (work && !commit_log_.has_open()) {
+    pending_.emplace_back().seq = commit_log_.Open();
+    open_since_ = absl::Now();
+  }
+  if (commit_log_.has_open()) {
+    const CommitLog::Seq seq = commit_log_.open_seq();
+    if (absl::Status s = ProduceOutputs(seq); !s.ok()) {
+      spdlog::error("produce failed: {}", s.ToString());
+      commit_log_.Produced(seq);
+      commit_log_.Delivered(seq, false);  // stops the line
+    }
+    processor_->ClearOutputs();
+    if (seal_now ||
+        absl::Now() - open_since_ >=
+            absl::Milliseconds(options_.config.commit_interval_ms())) {
+      SealOpenCommit();
+    }
+  }
+  TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
+  // Back-pressure: a bounded number of commits in flight.
+  while (commit_log_.in_flight() > kMaxCommitsInFlight && !stop_.load()) {
+    producer_->Poll(absl::Milliseconds(10));
+    TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
+  }
+  CommitGroupOffsetsIfDue();
+  return absl::OkStatus();
+}
+
+void Pipeline::SealOpenCommit() {
+  const CommitLog::Seq seq = commit_log_.open_seq();
+  processor_->PrepareCommit();
+  if (absl::Status s = ProduceOutputs(seq); !s.ok()) {
+    spdlog::error("produce failed: {}", s.ToString());
+    commit_log_.Produced(seq);
+    commit_log_.Delivered(seq, false);
+  }
+  pending_.back().prepared = processor_->TakePrepared();
+  commit_log_.Seal(seq);
+}
+
+absl::Status Pipeline::WriteDurableCommits() {
+  for (;;) {
+    switch (commit_log_.head()) {
+      case CommitLog::Head::kNone:
+      case CommitLog::Head::kWaiting:
+        return absl::OkStatus();
+      case CommitLog::Head::kFailed: {
+        ready_.store(false);
+        ++commit_failures_;
+        spdlog::warn(
+            "commit {} was not delivered: dropping {} commits in flight and "
+            "rewinding to the written state",
+            commit_log_.head_seq(), commit_log_.in_flight());
+        commit_log_.Reset();
+        pending_.clear();
+        absl::SleepFor(absl::Milliseconds(100));
+        return Rewind();
+      }
+      case CommitLog::Head::kDurable:
+        break;
+    }
+    PendingCommit& c = pending_.front();
+    Processor::PreparedCommit& prepared = *c.prepared;
+    for (const auto& [partition, next] : c.changelog_next) {
+      prepared.batch.PutMeta(ChangelogPositionKey(partition),
+                             absl::StrCat(next));
+    }
+    absl::Duration backoff = absl::Milliseconds(50);
+    for (;;) {
+      absl::Status status = store_->Commit(&prepared.batch);
+      if (status.ok()) break;
+      ready_.store(false);
+      ++commit_failures_;
+      spdlog::error("state write failed, retrying in {}: {}",
+                    absl::FormatDuration(backoff), status.ToString());
+      if (stop_.load()) return status;
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+    processor_->MarkDurable(prepared);
+    commit_log_.PopHead();
+    pending_.pop_front();
+    ready_.store(assigned_count_.load() > 0);
+  }
+}
+
+absl::Status Pipeline::DrainCommits() {
+  if (commit_log_.has_open()) {
+    if (absl::Status s = ProduceOutputs(commit_log_.open_seq()); !s.ok()) {
+      spdlog::error("produce failed: {}", s.ToString());
+    }
+    processor_->ClearOutputs();
+    SealOpenCommit();
+  }
+  if (commit_log_.in_flight() == 0) return absl::OkStatus();
+  // Delivery failures are counted by the commit log; Flush() only waits.
+  IgnoreError(producer_->Flush(kFlushTimeout));
+  return WriteDurableCommits();
 }
 
 void Pipeline::RecordChangelogPositions() {
@@ -405,8 +557,7 @@ absl::Status Pipeline::Commit() {
     return absl::OkStatus();
   }
   processor_->PrepareCommit();
-  TAILOR_RETURN_IF_ERROR(exactly_once() ? CommitExactlyOnce()
-                                        : CommitAtLeastOnce());
+  TAILOR_RETURN_IF_ERROR(CommitExactlyOnce());
   ready_.store(assigned_count_.load() > 0);
   CommitGroupOffsetsIfDue();
   return absl::OkStatus();
@@ -462,25 +613,6 @@ absl::Status Pipeline::WriteStateRetrying() {
   }
 }
 
-// Produce and wait for delivery, then write the state, then commit the
-// offsets: a crash in between repeats decisions (same ids), never loses them.
-absl::Status Pipeline::CommitAtLeastOnce() {
-  absl::Duration backoff = absl::Milliseconds(50);
-  for (;;) {
-    absl::Status status = ProduceOutputs(/*flush=*/true);
-    if (status.ok()) break;
-    ready_.store(false);
-    ++commit_failures_;
-    spdlog::error("produce failed, retrying in {}: {}",
-                  absl::FormatDuration(backoff), status.ToString());
-    if (stop_.load()) return status;
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, kMaxBackoff);
-  }
-  RecordChangelogPositions();
-  return WriteStateRetrying();
-}
-
 // Decisions, dead letters, changelog records and input offsets commit in one
 // transaction; the local state is written after it, so it is never ahead of
 // Kafka (when it is behind after a crash, the restore catches it up).
@@ -508,7 +640,7 @@ absl::Status Pipeline::CommitExactlyOnce() {
     return status;
   };
   absl::Status status = producer_->BeginTransaction();
-  if (status.ok()) status = ProduceOutputs(/*flush=*/false);
+  if (status.ok()) status = ProduceOutputs(/*seq=*/0);
   if (status.ok()) {
     status = retrying([&] {
       return producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
@@ -575,7 +707,13 @@ absl::Status Pipeline::Rewind() {
 absl::Status Pipeline::Shutdown() {
   inputs_.clear();
   last_group_commit_ = absl::InfinitePast();  // tell the group where we are
-  TAILOR_RETURN_IF_ERROR(Commit());
+  if (exactly_once()) {
+    TAILOR_RETURN_IF_ERROR(Commit());
+  } else {
+    TAILOR_RETURN_IF_ERROR(AdvanceCommits(/*seal_now=*/true));
+    TAILOR_RETURN_IF_ERROR(DrainCommits());
+    CommitGroupOffsetsIfDue();
+  }
   ready_.store(false);
   return consumer_->Close();
 }

@@ -2,16 +2,21 @@
 // The Kafka shell around the Processor: joins the consumer group on the input
 // topics, polls batches, buffers each task's inputs (TaskInputs) and hands
 // the processor what they release in event-time order, produces its outputs
-// and commits, in the order that keeps every commit durable:
+// and commits, in the order that keeps every commit durable (at least once,
+// see libs/pipeline/README.md):
 //
 //   poll -> buffer per task -> release in event-time order -> process ->
-//   produce decisions, dead letters and changelog and wait
-//   for their delivery -> write profiles, timers and offsets in one RocksDB
-//   WriteBatch -> commit the input offsets to Kafka.
+//   produce decisions and dead letters at once (tagged with the open
+//   commit) -> every commit interval: seal the commit (changelog records,
+//   the RocksDB WriteBatch of profiles, timers and offsets) -> once all of
+//   its messages and every earlier commit's are delivered: write the batch
+//   -> commit the input offsets to the group.
 //
-// A failed produce or store write is retried with backoff (the pipeline is
-// not ready meanwhile); no offset is committed past what is durable. On
-// assignment, consumption starts at the offset the local state reflects.
+// A failed delivery stops the line and rewinds the input to the written
+// state; a failed store write is retried with backoff (not ready
+// meanwhile). No offset is committed past what is durable. On assignment,
+// consumption starts at the offset the local state reflects. Exactly once
+// runs one transaction per cycle instead.
 //
 // Owned by main(); RunOnce() and everything else run on one thread, except
 // ready(), RequestReload() and RequestStop(), which any thread may call.
@@ -19,8 +24,10 @@
 #define TAILOR_LIBS_PIPELINE_PIPELINE_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +38,7 @@
 #include "libs/decide/engine.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
+#include "libs/pipeline/commit_log.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/restore.h"
 #include "libs/pipeline/task_inputs.h"
@@ -98,15 +106,29 @@ class Pipeline : public kafka::RebalanceListener {
   // The highest stream time the wall clock allows now.
   int64_t StreamTimeCap(int64_t wall_now_ms) const;
   TaskInputs& InputsOf(int32_t partition, int64_t wall_now_ms);
+  // Exactly once: one transaction per cycle, then the state write.
   [[nodiscard]] absl::Status Commit();
-  [[nodiscard]] absl::Status CommitAtLeastOnce();
   [[nodiscard]] absl::Status CommitExactlyOnce();
+  // At least once, pipelined: produce what the cycle made at once, seal the
+  // open commit every commit interval (or when `seal_now`), write the
+  // commits whose outputs are all delivered, never waiting on the broker
+  // unless too many commits are in flight.
+  [[nodiscard]] absl::Status AdvanceCommits(bool seal_now);
+  void SealOpenCommit();
+  // Writes the durable commits at the head of the line; rewinds after a
+  // failed delivery.
+  [[nodiscard]] absl::Status WriteDurableCommits();
+  // Seals, waits for every delivery and writes what became durable (before
+  // partitions go and at shutdown).
+  [[nodiscard]] absl::Status DrainCommits();
+  void OnDelivery(uint64_t seq, const rd_kafka_message_t& msg);
   // Commits the written positions to the group when they moved and the
   // commit interval passed (also when idle, e.g. after a restart).
   void CommitGroupOffsetsIfDue();
   // Writes the prepared state to RocksDB, retrying with backoff.
   [[nodiscard]] absl::Status WriteStateRetrying();
-  [[nodiscard]] absl::Status ProduceOutputs(bool flush);
+  // Produces processor_->outputs(), tagged with commit `seq` (0: none).
+  [[nodiscard]] absl::Status ProduceOutputs(uint64_t seq);
   void RecordChangelogPositions();
   // After an aborted transaction: forget the in-memory state and move the
   // input back to where the local state ends.
@@ -121,6 +143,17 @@ class Pipeline : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Consumer> restore_reader_;
   std::unique_ptr<ChangelogRestorer> restorer_;
+
+  // A commit between produced and durable (at least once).
+  struct PendingCommit {
+    CommitLog::Seq seq = 0;
+    std::optional<Processor::PreparedCommit> prepared;  // set when sealed
+    // Next changelog offset per partition, from its delivery reports.
+    absl::flat_hash_map<int32_t, int64_t> changelog_next;
+  };
+  CommitLog commit_log_;
+  std::deque<PendingCommit> pending_;
+  absl::Time open_since_;
 
   TaskTimeOptions time_options_;
   std::vector<kafka::Record> records_;

@@ -58,7 +58,10 @@ absl::Status Processor::OpenPartition(int32_t partition) {
   for (int kind = 1; kind < 4; ++kind) {
     TAILOR_ASSIGN_OR_RETURN(auto offset,
                             store_->GetOffset(InputTopicName(kind), partition));
-    if (offset.has_value()) task->positions[kind] = *offset;
+    if (offset.has_value()) {
+      task->positions[kind] = *offset;
+      task->durable_positions[kind] = *offset;
+    }
   }
   if (task->state.stream_time_ms() != 0) {
     task->stream_time_ms = task->state.stream_time_ms();
@@ -329,11 +332,13 @@ void Processor::EmitDeadLetter(const InputRecord& rec,
 }
 
 void Processor::PrepareCommit() {
+  ++prepared_seq_;
   prepared_offsets_.clear();
   for (auto& [partition, task_ptr] : tasks_) {
     PartitionTask& task = *task_ptr;
     const int32_t p = partition;
     task.profiles.DrainDirty([&](const std::string& id, CachedProfile& entry) {
+      entry.pinned_until = prepared_seq_;
       if (entry.erased && !entry.exists) {
         batch_.DeleteProfile(p, id);
         if (options_.emit_changelog) {
@@ -438,29 +443,64 @@ absl::Status Processor::WriteState() {
   if (batch_.Count() > 0) {
     TAILOR_RETURN_IF_ERROR(store_->Commit(&batch_));
   }
-  ++stats_.commits;
   outputs_.clear();
-  committed_offsets_.swap(prepared_offsets_);
+  PreparedCommit written{.seq = prepared_seq_,
+                         .batch = store_->NewBatch(),
+                         .offsets = std::move(prepared_offsets_)};
   prepared_offsets_.clear();
-  for (auto& [partition, task] : tasks_) {
-    task->profiles.EvictTo(CapacityPerPartition());
-  }
+  MarkDurable(written);
+  committed_offsets_ = std::move(written.offsets);
   return absl::OkStatus();
+}
+
+Processor::PreparedCommit Processor::TakePrepared() {
+  PreparedCommit out{.seq = prepared_seq_,
+                     .batch = std::exchange(batch_, store_->NewBatch()),
+                     .offsets = std::move(prepared_offsets_)};
+  prepared_offsets_.clear();
+  outputs_.clear();
+  return out;
+}
+
+void Processor::MarkDurable(const PreparedCommit& commit) {
+  ++stats_.commits;
+  durable_seq_ = std::max(durable_seq_, commit.seq);
+  for (const TopicOffset& o : commit.offsets) {
+    PartitionTask* task = TaskFor(o.partition);
+    if (task == nullptr) continue;
+    for (int kind = 1; kind < 4; ++kind) {
+      if (InputTopicName(kind) == o.topic) {
+        task->durable_positions[kind] = o.next_offset;
+      }
+    }
+  }
+  for (auto& [partition, task] : tasks_) {
+    task->profiles.EvictTo(CapacityPerPartition(), durable_seq_);
+  }
 }
 
 std::vector<TopicOffset> Processor::WrittenPositions() const {
   std::vector<TopicOffset> out;
   for (const auto& [partition, task] : tasks_) {
     for (int kind = 1; kind < 4; ++kind) {
-      if (task->positions[kind] < 0) continue;
-      out.push_back(
-          TopicOffset{InputTopicName(kind), partition, task->positions[kind]});
+      if (task->durable_positions[kind] < 0) continue;
+      out.push_back(TopicOffset{InputTopicName(kind), partition,
+                                task->durable_positions[kind]});
     }
   }
   return out;
 }
 
-bool Processor::idle() const { return outputs_.empty() && batch_.Count() == 0; }
+bool Processor::idle() const {
+  if (!outputs_.empty() || batch_.Count() > 0) return false;
+  for (const auto& [p, task] : tasks_) {
+    if (task->profiles.dirty_count() > 0 || task->state_dirty ||
+        !task->timers.pending_changes().empty()) {
+      return false;
+    }
+  }
+  return true;
+}
 
 size_t Processor::cached_profiles() const {
   size_t n = 0;

@@ -116,6 +116,20 @@ class Processor {
   // Writes the prepared state atomically; on success clears outputs() and
   // makes committable_offsets() the offsets just written. Retry on error.
   [[nodiscard]] absl::Status WriteState();
+
+  // The pipelined alternative to WriteState(): the shell produces outputs()
+  // and clears them (ClearOutputs()) as it goes, takes each prepared commit
+  // (TakePrepared()), writes it once its outputs are delivered and then
+  // reports it durable (MarkDurable()). Profiles of a commit stay cached
+  // until it is durable.
+  struct PreparedCommit {
+    uint64_t seq = 0;
+    store::ProfileStore::Batch batch;
+    std::vector<TopicOffset> offsets;
+  };
+  void ClearOutputs() { outputs_.clear(); }
+  PreparedCommit TakePrepared();
+  void MarkDurable(const PreparedCommit& commit);
   // Drops everything in memory and everything prepared (after an aborted
   // transaction); the caller reopens partitions and rewinds the input.
   void Reset();
@@ -156,6 +170,8 @@ class Processor {
 
   absl::flat_hash_map<int32_t, std::unique_ptr<PartitionTask>> tasks_;
   uint64_t batch_seq_ = 0;
+  uint64_t prepared_seq_ = 0;  // PrepareCommit() calls
+  uint64_t durable_seq_ = 0;   // the last prepared commit written
 
   // Reused across batches to avoid per-event allocation.
   std::vector<tailor::v1::Event> events_;

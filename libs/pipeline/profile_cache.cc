@@ -34,12 +34,15 @@ void ProfileCache::DrainDirty(
   dirty_count_ = 0;
 }
 
-size_t ProfileCache::EvictTo(size_t target) {
+size_t ProfileCache::EvictTo(size_t target, uint64_t durable_seq) {
   if (entries_.size() <= target) return 0;
+  const auto evictable = [durable_seq](const CachedProfile& e) {
+    return !e.dirty && e.pinned_until <= durable_seq;
+  };
   std::vector<uint64_t> ages;
   ages.reserve(entries_.size());
   for (const auto& [id, entry] : entries_) {
-    if (!entry->dirty) ages.push_back(entry->last_used);
+    if (evictable(*entry)) ages.push_back(entry->last_used);
   }
   const size_t excess = entries_.size() - target;
   if (ages.empty()) return 0;
@@ -49,7 +52,7 @@ size_t ProfileCache::EvictTo(size_t target) {
   size_t evicted = 0;
   for (auto it = entries_.begin(); it != entries_.end() && evicted < excess;) {
     auto cur = it++;
-    if (!cur->second->dirty && cur->second->last_used <= cutoff) {
+    if (evictable(*cur->second) && cur->second->last_used <= cutoff) {
       entries_.erase(cur);
       ++evicted;
     }

@@ -26,6 +26,9 @@ struct CachedProfile {
   bool dirty = false;      // changed since the last commit
   bool erased = false;     // erasure requested since the last commit
   uint64_t last_used = 0;  // batch sequence of the last use, for eviction
+  // The prepared commit holding its last write: it stays cached until that
+  // commit is durable (a read from the store would miss the write).
+  uint64_t pinned_until = 0;
 };
 
 class ProfileCache {
@@ -42,8 +45,9 @@ class ProfileCache {
           fn);
 
   // Drops clean entries least recently used until at most `target` remain.
-  // Dirty entries stay. Returns the number evicted.
-  size_t EvictTo(size_t target);
+  // Dirty entries and entries pinned by a commit after `durable_seq` stay.
+  // Returns the number evicted.
+  size_t EvictTo(size_t target, uint64_t durable_seq);
 
   size_t size() const { return entries_.size(); }
   size_t dirty_count() const { return dirty_count_; }

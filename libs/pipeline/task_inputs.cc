@@ -35,7 +35,10 @@ void TaskInputs::MarkEnd(EventTopic kind, int64_t end_offset) {
 }
 
 void TaskInputs::Clear(int64_t wall_now_ms) {
-  for (Input& in : inputs_) in = Input{.empty_since_ms = wall_now_ms};
+  for (Input& in : inputs_) {
+    in = Input();
+    in.empty_since_ms = wall_now_ms;
+  }
   all_caught_up_since_ms_ = -1;
 }
 

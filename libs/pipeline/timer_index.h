@@ -50,6 +50,7 @@ class TimerIndex {
   size_t size() const { return timers_.size(); }
 
   Changes& pending_changes() { return changes_; }
+  const Changes& pending_changes() const { return changes_; }
 
  private:
   void Remove(const Key& key);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/decide/engine.h"
@@ -60,14 +61,26 @@ TEST(Determinism, SameInputsGiveTheSameBytes) {
 
 TEST(Determinism, GoldenIdsAndCouponCodes) {
   // Checked in: changing these breaks subscribers' de-duplication.
-  EXPECT_EQ(internal::DecisionId("first_order", "cust-1", "session:s1"),
-            "23224cbf5d92631166e1bfe2b02f430a");
-  EXPECT_EQ(internal::CouponCode("first_order", "cust-1", "session:s1"),
-            "FIRSTORDER-TWBNHGVKME");
+  v1::Event event;
+  event.set_event_id("e-1");
+  event.set_event_time_ms(1709629200000);
+  EXPECT_EQ(internal::EventOccurrence(event), "event:1709629200000:e-1");
+  v1::Timer timer;
+  timer.set_timer_id("abandoned_cart/2");
+  timer.set_fire_at_ms(1709715720000);
+  EXPECT_EQ(internal::TimerOccurrence(timer),
+            "timer:1709715720000:abandoned_cart/2");
+  EXPECT_EQ(internal::DecisionId("first_order", "cust-1", "session:s1",
+                                 "event:1709629200000:e-1"),
+            "eea529037cd55648177f510a291b6e03");
+  EXPECT_EQ(internal::CouponCode("first_order", "cust-1", "session:s1",
+                                 "event:1709629200000:e-1"),
+            "FIRSTORDER-WKQWWB74PJ");
   EXPECT_EQ(
-      internal::CouponCode("service_recovery", "cust-1", "order:o1:returned"),
-      "SERVICERECOV-DGQCSA22DE");
-  EXPECT_THAT(internal::CouponCode("a-very-long campaign name", "c", "t"),
+      internal::CouponCode("service_recovery", "cust-1", "order:o1:returned",
+                           "event:1709629200000:e-1"),
+      "SERVICERECOV-9HDGY9JAKQ");
+  EXPECT_THAT(internal::CouponCode("a-very-long campaign name", "c", "t", "o"),
               MatchesRegex("AVERYLONGCAM-[0-9A-HJKMNP-TV-Z]{10}"));
 }
 
@@ -103,8 +116,12 @@ TEST(Payloads, CartReminderWithCoupon) {
   s.AdvanceTo(fire);
   ASSERT_THAT(s.summaries(), ElementsAre("abandoned_cart#2 SEND +coupon"));
   const v1::Decision& d = s.decisions()[0];
-  EXPECT_EQ(d.decision_id(),
-            internal::DecisionId("abandoned_cart", "cust-1", "cart:v1:step2"));
+  // The trigger says what (cart version 1, step 2), the occurrence which
+  // firing of which timer.
+  const std::string occurrence =
+      absl::StrCat("timer:", fire, ":abandoned_cart/2");
+  EXPECT_EQ(d.decision_id(), internal::DecisionId("abandoned_cart", "cust-1",
+                                                  "cart:v1:step2", occurrence));
   EXPECT_EQ(d.customer_id(), "cust-1");
   EXPECT_EQ(d.kind(), v1::DECISION_KIND_CART_REMINDER);
   EXPECT_EQ(d.channel(), v1::CHANNEL_PUSH);
@@ -121,7 +138,8 @@ TEST(Payloads, CartReminderWithCoupon) {
   EXPECT_EQ(p.template_id(), "cart_reminder_v1");
   EXPECT_EQ(p.coupon().percent_off(), 10);
   EXPECT_EQ(p.coupon().code(),
-            internal::CouponCode("abandoned_cart", "cust-1", "cart:v1:step2"));
+            internal::CouponCode("abandoned_cart", "cust-1", "cart:v1:step2",
+                                 occurrence));
   // Newest viewed first; the carted product is never recommended.
   EXPECT_THAT(p.recommended_product_ids(), ElementsAre("p8", "p7"));
   EXPECT_EQ(*internal::FindFact(d, "cart_value_minor"), "22000");
@@ -167,9 +185,12 @@ TEST(Payloads, BrowseAbandonmentPushAndRecommendations) {
   // times (72h half-life, 120h old) is below 4.
   EXPECT_THAT(d.push().recommended_product_ids(),
               ElementsAre("x", "old", "aff_fresh"));
+  // The third view (event cust-1-e3) made it.
+  EXPECT_EQ(d.trigger_event_id(), "cust-1-e3");
   EXPECT_EQ(d.decision_id(),
-            internal::DecisionId("browse_abandonment", "cust-1",
-                                 "session:s1:product:p9"));
+            internal::DecisionId(
+                "browse_abandonment", "cust-1", "session:s1:product:p9",
+                absl::StrCat("event:", t + 2 * kMin, ":cust-1-e3")));
 }
 
 TEST(Payloads, WinBackReasonsAndCoupon) {
