@@ -506,18 +506,8 @@ absl::Status Pipeline::WriteDurableCommits() {
       prepared.batch.PutMeta(ChangelogPositionKey(partition),
                              absl::StrCat(next));
     }
-    absl::Duration backoff = absl::Milliseconds(50);
-    for (;;) {
-      absl::Status status = store_->Commit(&prepared.batch);
-      if (status.ok()) break;
-      ready_.store(false);
-      ++commit_failures_;
-      spdlog::error("state write failed, retrying in {}: {}",
-                    absl::FormatDuration(backoff), status.ToString());
-      if (stop_.load()) return status;
-      absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, kMaxBackoff);
-    }
+    TAILOR_RETURN_IF_ERROR(
+        RetryStateWrite([&] { return store_->Commit(&prepared.batch); }));
     processor_->MarkDurable(prepared);
     commit_log_.PopHead();
     pending_.pop_front();
@@ -599,9 +589,14 @@ void Pipeline::CommitGroupOffsetsIfDue() {
 }
 
 absl::Status Pipeline::WriteStateRetrying() {
+  return RetryStateWrite([this] { return processor_->WriteState(); });
+}
+
+absl::Status Pipeline::RetryStateWrite(
+    const std::function<absl::Status()>& write) {
   absl::Duration backoff = absl::Milliseconds(50);
   for (;;) {
-    absl::Status status = processor_->WriteState();
+    absl::Status status = write();
     if (status.ok()) return status;
     ready_.store(false);
     ++commit_failures_;

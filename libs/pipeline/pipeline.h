@@ -127,6 +127,10 @@ class Pipeline : public kafka::RebalanceListener {
   void CommitGroupOffsetsIfDue();
   // Writes the prepared state to RocksDB, retrying with backoff.
   [[nodiscard]] absl::Status WriteStateRetrying();
+  // Calls `write` until it succeeds, with backoff (not ready meanwhile), or
+  // until RequestStop().
+  [[nodiscard]] absl::Status RetryStateWrite(
+      const std::function<absl::Status()>& write);
   // Produces processor_->outputs(), tagged with commit `seq` (0: none).
   [[nodiscard]] absl::Status ProduceOutputs(uint64_t seq);
   void RecordChangelogPositions();
