@@ -215,13 +215,15 @@ void Pipeline::OnPartitionsAssigned(
 
 void Pipeline::OnPartitionsRevoked(
     const std::vector<kafka::TopicPartition>& partitions, bool lost) {
-  // Write what is in flight before letting go: the next owner starts where
+  // Commit what is in flight before letting go: the next owner starts where
   // the written state (and its changelog) ends.
-  if (!exactly_once()) {
-    if (absl::Status s = DrainCommits(); !s.ok()) {
-      spdlog::error("commits in flight at revocation not written: {}",
-                    s.ToString());
-    }
+  absl::Status drained =
+      exactly_once()
+          ? (transaction_open_ ? CommitExactlyOnce() : absl::OkStatus())
+          : DrainCommits();
+  if (!drained.ok()) {
+    spdlog::error("work in flight at revocation not committed: {}",
+                  drained.ToString());
   }
   // Forget the memory of a partition number once all its topics are gone.
   for (const kafka::TopicPartition& tp : partitions) {
@@ -288,8 +290,9 @@ absl::Status Pipeline::RunOnce() {
   }
   TAILOR_RETURN_IF_ERROR(ProcessReleased(now_ms));
   ApplyBackpressure();
-  TAILOR_RETURN_IF_ERROR(exactly_once() ? Commit()
-                                        : AdvanceCommits(/*seal_now=*/false));
+  TAILOR_RETURN_IF_ERROR(exactly_once()
+                             ? AdvanceTransaction(/*commit_now=*/false)
+                             : AdvanceCommits(/*seal_now=*/false));
   released_.clear();  // the records' views are no longer needed
   if (buffered > 0 && inputs_.empty() && records_.empty()) {
     // Waiting for an input that is behind: do not spin.
@@ -541,18 +544,6 @@ void Pipeline::RecordChangelogPositions() {
   }
 }
 
-absl::Status Pipeline::Commit() {
-  if (inputs_.empty() && processor_->idle()) {
-    CommitGroupOffsetsIfDue();
-    return absl::OkStatus();
-  }
-  processor_->PrepareCommit();
-  TAILOR_RETURN_IF_ERROR(CommitExactlyOnce());
-  ready_.store(assigned_count_.load() > 0);
-  CommitGroupOffsetsIfDue();
-  return absl::OkStatus();
-}
-
 void Pipeline::CommitGroupOffsetsIfDue() {
   const absl::Time now = absl::Now();
   if (now - last_group_commit_ <
@@ -611,59 +602,98 @@ absl::Status Pipeline::RetryStateWrite(
 // Decisions, dead letters, changelog records and input offsets commit in one
 // transaction; the local state is written after it, so it is never ahead of
 // Kafka (when it is behind after a crash, the restore catches it up).
+namespace {
+
+// librdkafka's contract for transactional calls: a retriable error means
+// "call it again", an abortable one means "abort and redo the work", a
+// fatal one means the producer is unusable.
+absl::Status RetryTransactional(const std::function<absl::Status()>& call,
+                                const std::atomic<bool>& stop) {
+  absl::Status status;
+  absl::Duration backoff = absl::Milliseconds(100);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    status = call();
+    auto info = kafka::KafkaErrorOf(status);
+    if (status.ok() || !info.has_value() || !info->retriable ||
+        info->requires_abort || info->fatal || stop.load()) {
+      break;
+    }
+    absl::SleepFor(backoff);
+    backoff *= 2;
+  }
+  return status;
+}
+
+}  // namespace
+
+absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
+  const bool work = !inputs_.empty() || !processor_->idle();
+  if (work && !transaction_open_) {
+    absl::Status status = producer_->BeginTransaction();
+    if (!status.ok()) return AbortAndRewind(status);
+    transaction_open_ = true;
+    open_since_ = absl::Now();
+  }
+  if (!transaction_open_) return absl::OkStatus();
+  // Decisions go out at once, inside the open transaction.
+  if (absl::Status s = ProduceOutputs(/*seq=*/0); !s.ok()) {
+    return AbortAndRewind(s);
+  }
+  processor_->ClearOutputs();
+  if (!commit_now &&
+      absl::Now() - open_since_ <
+          absl::Milliseconds(options_.config.commit_interval_ms())) {
+    return absl::OkStatus();
+  }
+  return CommitExactlyOnce();
+}
+
+// Changelog records and input offsets join the open transaction, which
+// commits; the local state is written after it, so it is never ahead of
+// Kafka (when it is behind after a crash, the restore catches it up).
 absl::Status Pipeline::CommitExactlyOnce() {
+  processor_->PrepareCommit();
   std::vector<kafka::TopicPartition> offsets;
   for (const TopicOffset& o : processor_->prepared_offsets()) {
     offsets.push_back({o.topic, o.partition, o.next_offset});
   }
-  // librdkafka's contract: a retriable error means "call it again", an
-  // abortable one means "abort and redo the work", a fatal one means the
-  // producer is unusable.
-  const auto retrying = [&](const std::function<absl::Status()>& call) {
-    absl::Status status;
-    absl::Duration backoff = absl::Milliseconds(100);
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      status = call();
-      auto info = kafka::KafkaErrorOf(status);
-      if (status.ok() || !info.has_value() || !info->retriable ||
-          info->requires_abort || info->fatal || stop_.load()) {
-        break;
-      }
-      absl::SleepFor(backoff);
-      backoff *= 2;
-    }
-    return status;
-  };
-  absl::Status status = producer_->BeginTransaction();
-  if (status.ok()) status = ProduceOutputs(/*seq=*/0);
+  absl::Status status = ProduceOutputs(/*seq=*/0);
   if (status.ok()) {
-    status = retrying([&] {
-      return producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
-                                                 kFlushTimeout);
-    });
+    status = RetryTransactional(
+        [&] {
+          return producer_->SendOffsetsToTransaction(offsets, consumer_->raw(),
+                                                     kFlushTimeout);
+        },
+        stop_);
   }
   if (status.ok()) {
-    status =
-        retrying([&] { return producer_->CommitTransaction(kFlushTimeout); });
+    status = RetryTransactional(
+        [&] { return producer_->CommitTransaction(kFlushTimeout); }, stop_);
   }
-  if (status.ok()) {
-    RecordChangelogPositions();
-    return WriteStateRetrying();
-  }
+  if (!status.ok()) return AbortAndRewind(status);
+  transaction_open_ = false;
+  RecordChangelogPositions();
+  TAILOR_RETURN_IF_ERROR(WriteStateRetrying());
+  ready_.store(assigned_count_.load() > 0);
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::AbortAndRewind(const absl::Status& cause) {
+  transaction_open_ = false;
   ready_.store(false);
   ++commit_failures_;
-  auto info = kafka::KafkaErrorOf(status);
-  if (info.has_value() && info->fatal) return status;
+  auto info = kafka::KafkaErrorOf(cause);
+  if (info.has_value() && info->fatal) return cause;
   spdlog::warn("transaction failed, aborting and rewinding: {}",
-               status.ToString());
-  absl::Status aborted =
-      retrying([&] { return producer_->AbortTransaction(kFlushTimeout); });
+               cause.ToString());
+  absl::Status aborted = RetryTransactional(
+      [&] { return producer_->AbortTransaction(kFlushTimeout); }, stop_);
   if (!aborted.ok()) {
     // The transaction is in a state this producer cannot leave; stop, so
     // that a restarted instance fences it.
     return absl::InternalError(
         absl::StrCat("transaction cannot be aborted: ", aborted.ToString(),
-                     " (after: ", status.ToString(), ")"));
+                     " (after: ", cause.ToString(), ")"));
   }
   ++aborted_transactions_;
   return Rewind();
@@ -703,7 +733,7 @@ absl::Status Pipeline::Shutdown() {
   inputs_.clear();
   last_group_commit_ = absl::InfinitePast();  // tell the group where we are
   if (exactly_once()) {
-    TAILOR_RETURN_IF_ERROR(Commit());
+    TAILOR_RETURN_IF_ERROR(AdvanceTransaction(/*commit_now=*/true));
   } else {
     TAILOR_RETURN_IF_ERROR(AdvanceCommits(/*seal_now=*/true));
     TAILOR_RETURN_IF_ERROR(DrainCommits());

@@ -16,7 +16,7 @@
 // state; a failed store write is retried with backoff (not ready
 // meanwhile). No offset is committed past what is durable. On assignment,
 // consumption starts at the offset the local state reflects. Exactly once
-// runs one transaction per cycle instead.
+// runs one transaction per commit interval instead.
 //
 // Owned by main(); RunOnce() and everything else run on one thread, except
 // ready(), RequestReload() and RequestStop(), which any thread may call.
@@ -106,9 +106,14 @@ class Pipeline : public kafka::RebalanceListener {
   // The highest stream time the wall clock allows now.
   int64_t StreamTimeCap(int64_t wall_now_ms) const;
   TaskInputs& InputsOf(int32_t partition, int64_t wall_now_ms);
-  // Exactly once: one transaction per cycle, then the state write.
-  [[nodiscard]] absl::Status Commit();
+  // Exactly once: decisions are produced at once inside the open
+  // transaction; every commit interval (or when `commit_now`) the changelog
+  // and the input offsets join it and it commits, then the state is written.
+  [[nodiscard]] absl::Status AdvanceTransaction(bool commit_now);
   [[nodiscard]] absl::Status CommitExactlyOnce();
+  // Aborts the open transaction and rewinds the input to the written state
+  // (or returns `cause` when the producer is fatally broken).
+  [[nodiscard]] absl::Status AbortAndRewind(const absl::Status& cause);
   // At least once, pipelined: produce what the cycle made at once, seal the
   // open commit every commit interval (or when `seal_now`), write the
   // commits whose outputs are all delivered, never waiting on the broker
@@ -155,6 +160,7 @@ class Pipeline : public kafka::RebalanceListener {
     // Next changelog offset per partition, from its delivery reports.
     absl::flat_hash_map<int32_t, int64_t> changelog_next;
   };
+  bool transaction_open_ = false;  // exactly once
   CommitLog commit_log_;
   std::deque<PendingCommit> pending_;
   absl::Time open_since_;
