@@ -252,6 +252,53 @@ tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
   return e;
 }
 
+tailor::v1::LineItem Line(const std::string& product, int64_t price_minor,
+                          int quantity) {
+  tailor::v1::LineItem item;
+  item.set_product_id(product);
+  item.set_category_id("cat-" + product);
+  item.set_quantity(quantity);
+  item.mutable_unit_price()->set_minor_units(price_minor);
+  item.mutable_unit_price()->set_currency("PLN");
+  return item;
+}
+
+tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
+                              const std::string& order_id,
+                              const std::vector<tailor::v1::LineItem>& items) {
+  int64_t total = 0;
+  for (const tailor::v1::LineItem& item : items) {
+    total += item.quantity() * item.unit_price().minor_units();
+  }
+  tailor::v1::Event e = OrderPlaced(customer, at_ms, order_id, total);
+  for (const tailor::v1::LineItem& item : items) {
+    *e.mutable_order_placed()->add_items() = item;
+  }
+  return e;
+}
+
+tailor::v1::Event OrderCancelled(const std::string& customer, int64_t at_ms,
+                                 const std::string& order_id,
+                                 const std::string& reason) {
+  tailor::v1::Event e = MakeEvent(customer, at_ms);
+  auto* c = e.mutable_order_cancelled();
+  c->set_order_id(order_id);
+  c->set_reason(reason);
+  return e;
+}
+
+tailor::v1::Event OrderReturned(const std::string& customer, int64_t at_ms,
+                                const std::string& order_id,
+                                const std::vector<tailor::v1::LineItem>& items,
+                                const std::string& reason) {
+  tailor::v1::Event e = MakeEvent(customer, at_ms);
+  auto* r = e.mutable_order_returned();
+  r->set_order_id(order_id);
+  for (const tailor::v1::LineItem& item : items) *r->add_items() = item;
+  r->set_reason(reason);
+  return e;
+}
+
 std::shared_ptr<const decide::Engine> PlainEngine() {
   tailor::v1::RulesConfig rules = decide::DefaultRules();
   auto* cart = rules.mutable_abandoned_cart();

@@ -97,6 +97,22 @@ tailor::v1::Event CartRemove(const std::string& customer, int64_t at_ms,
                              const std::string& product);
 tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
                               const std::string& order_id, int64_t total_minor);
+// A line of `quantity` x `product` at `price_minor` PLN (category
+// "cat-<product>").
+tailor::v1::LineItem Line(const std::string& product, int64_t price_minor,
+                          int quantity = 1);
+// An order of `items`; its total is the sum of the lines.
+tailor::v1::Event OrderPlaced(const std::string& customer, int64_t at_ms,
+                              const std::string& order_id,
+                              const std::vector<tailor::v1::LineItem>& items);
+tailor::v1::Event OrderCancelled(const std::string& customer, int64_t at_ms,
+                                 const std::string& order_id,
+                                 const std::string& reason = "late_delivery");
+// A return of `items` (none: a return without line details).
+tailor::v1::Event OrderReturned(
+    const std::string& customer, int64_t at_ms, const std::string& order_id,
+    const std::vector<tailor::v1::LineItem>& items = {},
+    const std::string& reason = "damaged");
 
 // Rules for the tests, in text format over DefaultRules().
 std::shared_ptr<const decide::Engine> TestEngine();
