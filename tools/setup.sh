@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libxxhash-dev prometheus-cpp-dev libcpp-httplib-dev tzdata
   kcat python3 python3-confluent-kafka python3-protobuf python3-yaml curl
+  rocksdb-tools
 )
 missing=()
 for p in "${packages[@]}"; do

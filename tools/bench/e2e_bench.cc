@@ -1,23 +1,30 @@
 // File: e2e_bench.cc
 // The pipeline end to end through Kafka, in one process, on the embedded
-// broker (kafka::MockCluster). Three phases, each printed as `e2e: ...`
-// lines on stdout (logs go to stderr):
+// broker (kafka::MockCluster). Phases, each printed as `e2e: ...` lines on
+// stdout (logs go to stderr):
 //
 //   a. generator alone: ShopperSim + kafka::Producer (the settings of
 //      tools/loadgen) producing as fast as possible -> R_gen events/s;
-//   b. the same generator at full speed while a Pipeline (service defaults,
-//      live time) consumes on its own thread -> the pipeline's events/s over
-//      the window after a warm-up, the generator's rate in that run, their
-//      ratio and the lag at the end of the window;
-//   c. latency: the generator paced at R_gen / 2; a reader consumer on the
-//      decision topics computes receive wall time - `tailor-sent-ns` for
-//      every decision triggered by an event. If the pipeline cannot keep up
-//      with R_gen / 2, it is measured again at 80% of its phase-b rate.
-//      The latency is also split at the moment the pipeline decided
+//   search: a Pipeline (service defaults, wall-clock time) consumes on its
+//      own thread while the generator is paced at one rate per step; a step
+//      is bounded when the pipeline's lag (delivered - processed, sampled
+//      every 100 ms) ends small and does not grow. Bisection between 0 and
+//      R_gen, first step at R_gen / 2 -> the sustained rate (the best
+//      bounded step's generator rate) and its ratio to R_gen;
+//   floor: the generator paced at the latency rate to topics of its own,
+//      read back by a plain consumer: the broker's produce -> consume
+//      latency in this run, with no pipeline on the way;
+//   c. latency at the same rate: a reader consumer on the decision topics
+//      computes receive wall time - `tailor-sent-ns` for every decision
+//      triggered by an event, split at the moment the pipeline decided
 //      (on_decision callback) into input and output sides.
 //
-//   e2e_bench [--partitions=4] [--phase_seconds=10] [--max_batch_events=5000]
-//             [--max_batch_ms=5] [--latency_rate=0]
+// The latency rate is R_gen / 2 if the search found it bounded, else the
+// sustained rate (`at=` says which). The last line before `done` is a
+// summary for tools/bench/scorecard.sh.
+//
+//   e2e_bench [--partitions=4] [--phase_seconds=5] [--step_seconds=3]
+//             [--search_steps=6] [--latency_rate=0] [--exactly_once]
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -57,15 +64,27 @@
 #include "tools/loadgen/shopper_sim.h"
 
 ABSL_FLAG(int, partitions, 4, "Partitions of every topic.");
-ABSL_FLAG(double, phase_seconds, 10, "Length of each measured phase.");
-ABSL_FLAG(double, warmup_seconds, 2,
-          "Phase b: time between the start of the load and the window.");
+ABSL_FLAG(double, phase_seconds, 5,
+          "Length of phase a, of the floor and of the latency phase.");
+ABSL_FLAG(double, settle_seconds, 1,
+          "Search: time at a step's rate before its window opens.");
+ABSL_FLAG(double, step_seconds, 5, "Search: the measured window of a step.");
+ABSL_FLAG(int, search_steps, 6,
+          "Search: at most this many steps between 0 and R_gen.");
+ABSL_FLAG(double, max_lag_seconds, 0.25,
+          "Search: a step is bounded when its lag does not grow and its mean "
+          "over the last second of the window is under this much of its "
+          "load (at least 10000 events, at most a quarter of what the "
+          "broker's retention holds).");
+ABSL_FLAG(bool, show_lag, false,
+          "Search: print each step's lag samples (every 100 ms, in events).");
 ABSL_FLAG(int, max_batch_events, 5000, "Pipeline max_batch_events.");
 ABSL_FLAG(int, max_batch_ms, 5, "Pipeline max_batch_ms.");
 ABSL_FLAG(int64_t, customers, 1'000'000, "ShopperSim customer population.");
 ABSL_FLAG(int, linger_ms, 5, "Generator producer linger.ms (as loadgen).");
 ABSL_FLAG(double, latency_rate, 0,
-          "Phase c rate in events/s; 0 = half of the phase-a rate.");
+          "Floor and phase c rate in events/s; 0 = half of the phase-a rate "
+          "if the pipeline sustains it, else the sustained rate.");
 ABSL_FLAG(std::string, pipeline_consumer_properties, "",
           "Extra librdkafka properties for the pipeline's consumer, as "
           "key=value,key=value (for experiments).");
@@ -101,6 +120,7 @@ class Generator {
     int64_t produced = 0;
     int64_t delivered = 0;
     int64_t failed = 0;
+    int64_t bytes = 0;   // keys and values produced
     double seconds = 0;  // from Start() to the end of the final flush
   };
 
@@ -143,6 +163,7 @@ class Generator {
     r.produced = produced_.load();
     r.delivered = producer_->delivered();
     r.failed = producer_->failed();
+    r.bytes = bytes_.load();
     r.seconds = absl::ToDoubleSeconds(absl::Now() - start_);
     return r;
   }
@@ -183,6 +204,8 @@ class Generator {
       }
       ++produced;
       produced_.store(produced, std::memory_order_relaxed);
+      bytes_.fetch_add(static_cast<int64_t>(msg.key.size() + msg.value.size()),
+                       std::memory_order_relaxed);
       if ((produced & 1023) == 0) producer_->Poll();
     }
   }
@@ -196,6 +219,7 @@ class Generator {
   std::atomic<bool> stop_{false};
   std::atomic<bool> error_{false};
   std::atomic<int64_t> produced_{0};
+  std::atomic<int64_t> bytes_{0};
 };
 
 // A Pipeline created, run (RunOnce in a loop) and shut down on its own
@@ -348,7 +372,8 @@ class DecisionClock {
 
 // Reads the decision topics on its own thread and records, for each decision
 // with a tailor-sent-ns header at or after since_ns(), the latency from the
-// triggering event's production to its receipt here.
+// triggering event's production to its receipt here. Without a clock it
+// reads any topics whose records carry the header (the latency floor).
 class LatencyReader {
  public:
   static absl::StatusOr<std::unique_ptr<LatencyReader>> Create(
@@ -433,7 +458,8 @@ class LatencyReader {
         if (since == 0 || sent_ns < since) continue;
         latencies_.push_back(now_ns - sent_ns);
         auto id = r.header(id_header);
-        const int64_t decided = id.has_value() ? clock_->Take(*id) : 0;
+        const int64_t decided =
+            id.has_value() && clock_ != nullptr ? clock_->Take(*id) : 0;
         if (decided != 0) {
           input_side_.push_back(decided - sent_ns);
           output_side_.push_back(now_ns - decided);
@@ -540,17 +566,27 @@ int64_t Drain(LagProbe& probe, absl::Duration timeout, double* seconds) {
   return lag;
 }
 
+// Percentile q of sorted ns values, in ms (0 when empty).
+double PercentileMs(const std::vector<int64_t>& v, double q) {
+  if (v.empty()) return 0.0;
+  const size_t i = static_cast<size_t>(q * static_cast<double>(v.size()));
+  return static_cast<double>(v[std::min(i, v.size() - 1)]) / 1e6;
+}
+
 struct LatencyRun {
   double target_rate = 0;
   double generator_rate = 0;
   double pipeline_rate = 0;
   int64_t lag = 0;
   bool kept_up = false;
+  size_t count = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
 };
 
-// Phase c at `rate`: returns false on a setup failure.
-bool MeasureLatency(const std::string& label, const std::string& bootstrap,
-                    const InputTopics& inputs,
+// The latency phase at `rate`: returns false on a setup failure.
+bool MeasureLatency(const std::string& label, const std::string& at,
+                    const std::string& bootstrap, const InputTopics& inputs,
                     const std::vector<std::string>& decision_topics,
                     PipelineRunner& runner, LagProbe& probe,
                     DecisionClock& clock, double rate, uint64_t seed,
@@ -565,6 +601,9 @@ bool MeasureLatency(const std::string& label, const std::string& bootstrap,
     spdlog::error("reader: no assignment after 15 s");
     return false;
   }
+  // The reader looks its "latest" offsets up after the assignment: give it
+  // that time, so that the first records are not skipped.
+  absl::SleepFor(absl::Milliseconds(500));
   auto gen = Generator::Create(bootstrap, inputs, rate, seed);
   if (!gen.ok()) {
     spdlog::error("generator: {}", gen.status().ToString());
@@ -595,22 +634,20 @@ bool MeasureLatency(const std::string& label, const std::string& bootstrap,
   std::vector<int64_t> lat = (*reader)->Stop();
   clock.set_enabled(false);
   std::printf(
-      "e2e: phase=%s target_rate=%.0f/s generator_rate=%.0f/s "
+      "e2e: phase=%s at=%s target_rate=%.0f/s generator_rate=%.0f/s "
       "pipeline_rate=%.0f/s lag_at_end=%lld kept_up=%s drain_s=%.2f "
       "lag_after_drain=%lld\n",
-      label.c_str(), out->target_rate, out->generator_rate, out->pipeline_rate,
-      static_cast<long long>(out->lag), out->kept_up ? "yes" : "no", drain_s,
-      static_cast<long long>(left));
-  const auto pct_of = [](const std::vector<int64_t>& v, double q) {
-    if (v.empty()) return 0.0;
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size()));
-    return static_cast<double>(v[std::min(i, v.size() - 1)]) / 1e6;
-  };
-  const auto pct = [&](double q) { return pct_of(lat, q); };
+      label.c_str(), at.c_str(), out->target_rate, out->generator_rate,
+      out->pipeline_rate, static_cast<long long>(out->lag),
+      out->kept_up ? "yes" : "no", drain_s, static_cast<long long>(left));
+  out->count = lat.size();
+  out->p50_ms = PercentileMs(lat, 0.50);
+  out->p99_ms = PercentileMs(lat, 0.99);
   std::printf(
       "e2e: phase=%s latency_ms count=%zu p50=%.2f p90=%.2f p99=%.2f "
       "p999=%.2f max=%.2f (timer decisions without sent header: %lld)\n",
-      label.c_str(), lat.size(), pct(0.50), pct(0.90), pct(0.99), pct(0.999),
+      label.c_str(), lat.size(), out->p50_ms, PercentileMs(lat, 0.90),
+      out->p99_ms, PercentileMs(lat, 0.999),
       lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6,
       static_cast<long long>((*reader)->without_header()));
   const std::vector<int64_t>& in = (*reader)->input_side();
@@ -619,25 +656,311 @@ bool MeasureLatency(const std::string& label, const std::string& bootstrap,
       "e2e: phase=%s split_ms count=%zu sent_to_decided p50=%.2f p99=%.2f "
       "decided_to_read p50=%.2f p99=%.2f pipeline_cycles=%lld "
       "cycle_mean_ms=%.2f cycle_max_ms=%.2f\n",
-      label.c_str(), in.size(), pct_of(in, 0.5), pct_of(in, 0.99),
-      pct_of(outs, 0.5), pct_of(outs, 0.99),
+      label.c_str(), in.size(), PercentileMs(in, 0.5), PercentileMs(in, 0.99),
+      PercentileMs(outs, 0.5), PercentileMs(outs, 0.99),
       static_cast<long long>(cycles.count), cycles.mean_ms, cycles.max_ms);
   std::fflush(stdout);
+  return true;
+}
+
+// The latency floor of the broker: the generator (same producer settings,
+// paced at `rate`) to topics of its own, read back by a reader with the
+// latency reader's settings; no pipeline on the way. Returns false on a
+// setup failure.
+bool MeasureFloor(const std::string& at, const std::string& bootstrap,
+                  const InputTopics& topics, double rate, uint64_t seed,
+                  LatencyRun* out) {
+  const double phase_s = absl::GetFlag(FLAGS_phase_seconds);
+  auto reader = LatencyReader::Create(
+      bootstrap, {topics.names[1], topics.names[2], topics.names[3]}, nullptr);
+  if (!reader.ok()) {
+    spdlog::error("floor reader: {}", reader.status().ToString());
+    return false;
+  }
+  if (!WaitFor([&] { return (*reader)->assigned(); }, absl::Seconds(15))) {
+    spdlog::error("floor reader: no assignment after 15 s");
+    return false;
+  }
+  // The reader looks its "latest" offsets up after the assignment: give it
+  // that time, so that the first records are not skipped.
+  absl::SleepFor(absl::Milliseconds(500));
+  auto gen = Generator::Create(bootstrap, topics, rate, seed);
+  if (!gen.ok()) {
+    spdlog::error("floor generator: {}", gen.status().ToString());
+    return false;
+  }
+  (*reader)->set_since_ns(RealtimeNanos());
+  (*gen)->Start();
+  absl::SleepFor(absl::Seconds(phase_s));
+  const Generator::Result r = (*gen)->Stop();
+  absl::SleepFor(absl::Milliseconds(500));  // the last records
+  std::vector<int64_t> lat = (*reader)->Stop();
+  out->target_rate = rate;
+  out->generator_rate = Rate(r.delivered, r.seconds);
+  out->count = lat.size();
+  out->p50_ms = PercentileMs(lat, 0.50);
+  out->p99_ms = PercentileMs(lat, 0.99);
+  std::printf(
+      "e2e: phase=floor at=%s target_rate=%.0f/s generator_rate=%.0f/s "
+      "read=%zu of %lld latency_ms p50=%.2f p90=%.2f p99=%.2f p999=%.2f "
+      "max=%.2f (produce->consume, no pipeline; producer linger.ms=%d, "
+      "reader fetch.wait.max.ms=1)\n",
+      at.c_str(), rate, out->generator_rate, lat.size(),
+      static_cast<long long>(r.delivered), out->p50_ms, PercentileMs(lat, 0.9),
+      out->p99_ms, PercentileMs(lat, 0.999),
+      lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6,
+      absl::GetFlag(FLAGS_linger_ms));
+  std::fflush(stdout);
+  return true;
+}
+
+// What went into the input topics against what the pipeline processed:
+// lag = delivered - (processed - processed_base). Events the broker dropped
+// before the pipeline read them (retention) are written off into
+// processed_base once the group has no lag left on the broker.
+struct InputLedger {
+  int64_t delivered = 0;  // by generators already stopped
+  int64_t processed_base = 0;
+  int64_t lost = 0;
+  int64_t Lag(int64_t live_delivered, int64_t processed) const {
+    return delivered + live_delivered - (processed - processed_base);
+  }
+};
+
+// One step of the search: the generator paced at `rate` for
+// --settle_seconds + --step_seconds, the lag sampled every 100 ms.
+struct StepResult {
+  double target_rate = 0;
+  double generator_rate = 0;  // delivered/s in the window
+  double pipeline_rate = 0;   // processed/s in the window
+  int64_t lag_end = 0;        // mean over the last second of the window
+  int64_t lag_max = 0;
+  int64_t lag_cap = 0;  // the most lag a bounded step may end with
+  double slope = 0;     // least-squares growth of the lag in the window, /s
+  double slope_cap = 0;
+  bool aborted = false;  // the lag passed what retention safely holds
+  double seconds = 0;
+  bool bounded = false;
+  bool generator_limited = false;  // delivered < 90% of the target
+  PipelineRunner::Cycles cycles;   // the pipeline's RunOnce() calls
+};
+
+// Least-squares slope of y over x; 0 with fewer than 2 points.
+double Slope(const std::vector<std::pair<double, double>>& xy) {
+  if (xy.size() < 2) return 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [x, y] : xy) {
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  const double n = static_cast<double>(xy.size());
+  const double d = n * sxx - sx * sx;
+  return d > 0 ? (n * sxy - sx * sy) / d : 0;
+}
+
+// Returns false on a setup failure.
+bool RunStep(const std::string& bootstrap, const InputTopics& inputs,
+             PipelineRunner& runner, InputLedger& ledger, double rate,
+             int64_t safe_lag, uint64_t seed, StepResult* out) {
+  const double settle_s = absl::GetFlag(FLAGS_settle_seconds);
+  const double window_s = absl::GetFlag(FLAGS_step_seconds);
+  out->target_rate = rate;
+  out->lag_cap = std::max<int64_t>(
+      10000, std::min<int64_t>(static_cast<int64_t>(
+                                   rate * absl::GetFlag(FLAGS_max_lag_seconds)),
+                               safe_lag / 2));
+  out->slope_cap = std::max(0.03 * rate, 1500.0);
+  auto gen = Generator::Create(bootstrap, inputs, rate, seed);
+  if (!gen.ok()) {
+    spdlog::error("generator: {}", gen.status().ToString());
+    return false;
+  }
+  std::vector<std::pair<double, double>> samples;
+  const absl::Time start = absl::Now();
+  const int64_t processed_start = runner.processed();
+  runner.TakeCycles();
+  (*gen)->Start();
+  bool window_open = false;
+  double w0_s = 0;
+  int64_t w0_processed = 0, w0_delivered = 0;
+  int64_t lag = 0;
+  double elapsed = 0;
+  while (elapsed < settle_s + window_s) {
+    absl::SleepFor(absl::Milliseconds(100));
+    elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+    const int64_t delivered = (*gen)->delivered();
+    const int64_t processed = runner.processed();
+    lag = ledger.Lag(delivered, processed);
+    out->lag_max = std::max(out->lag_max, lag);
+    if (!window_open && elapsed >= settle_s) {
+      window_open = true;
+      w0_s = elapsed;
+      w0_processed = processed;
+      w0_delivered = delivered;
+    }
+    if (window_open) {
+      samples.emplace_back(elapsed, static_cast<double>(lag));
+    }
+    if (lag > safe_lag || runner.failed() || (*gen)->failed()) {
+      out->aborted = true;
+      break;
+    }
+  }
+  const int64_t delivered1 = (*gen)->delivered();
+  const int64_t processed1 = runner.processed();
+  out->cycles = runner.TakeCycles();
+  if (!window_open) {  // aborted while settling: rates over the whole step
+    w0_s = 0;
+    w0_processed = processed_start;
+    w0_delivered = 0;
+  }
+  const double window = elapsed - w0_s;
+  out->seconds = elapsed;
+  out->generator_rate = Rate(delivered1 - w0_delivered, window);
+  out->pipeline_rate = Rate(processed1 - w0_processed, window);
+  // The lag saws with the pipeline's commits: its mean over the last second,
+  // not the last sample, is what the step ends with.
+  {
+    double sum = 0;
+    int n = 0;
+    for (const auto& [x, y] : samples) {
+      if (x >= elapsed - 1.0) {
+        sum += y;
+        ++n;
+      }
+    }
+    out->lag_end = n > 0 ? static_cast<int64_t>(sum / n) : lag;
+  }
+  out->slope = Slope(samples);
+  if (absl::GetFlag(FLAGS_show_lag)) {
+    std::string text;
+    for (const auto& [x, y] : samples) {
+      absl::StrAppend(&text, text.empty() ? "" : ",", static_cast<int64_t>(y));
+    }
+    std::printf("e2e: phase=search target_rate=%.0f/s lag_samples=%s\n", rate,
+                text.c_str());
+  }
+  const Generator::Result r = (*gen)->Stop();
+  ledger.delivered += r.delivered;
+  out->generator_limited =
+      window_open && !out->aborted && out->generator_rate < 0.9 * rate;
+  out->bounded = !out->aborted && window_open && out->lag_end <= out->lag_cap &&
+                 out->slope <= out->slope_cap;
+  return true;
+}
+
+// Waits until the pipeline processed everything delivered so far (or the
+// group has no lag left on the broker: the rest was dropped by retention),
+// at most `timeout`. Returns the lag left.
+int64_t DrainLedger(PipelineRunner& runner, LagProbe& probe,
+                    InputLedger& ledger, absl::Duration timeout,
+                    double* seconds) {
+  const absl::Time start = absl::Now();
+  absl::Time next_probe = start + absl::Milliseconds(500);
+  int64_t lag = ledger.Lag(0, runner.processed());
+  while (lag > 0 && absl::Now() - start < timeout) {
+    absl::SleepFor(absl::Milliseconds(20));
+    lag = ledger.Lag(0, runner.processed());
+    if (lag > 0 && absl::Now() >= next_probe) {
+      next_probe = absl::Now() + absl::Milliseconds(500);
+      if (probe.Lag() == 0) {
+        lag = ledger.Lag(0, runner.processed());
+        if (lag > 0) {  // committed == high watermark: the rest is gone
+          ledger.lost += lag;
+          ledger.processed_base += -lag;
+          lag = 0;
+        }
+      }
+    }
+  }
+  *seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return lag;
+}
+
+struct SearchResult {
+  double sustained_rate = 0;  // the best bounded step's generator rate
+  double sustained_target = 0;
+  bool half_sustained = false;  // a step at >= R_gen / 2 was bounded
+  double lowest_target = 0;
+  int steps = 0;
+};
+
+// The sustained rate: the highest generator rate at which the pipeline's lag
+// stays bounded, by bisection between 0 and R_gen. The first step is at
+// R_gen / 2; after an unbounded step the next one is at most the midpoint and
+// at most 95% of the rate the pipeline processed while overloaded.
+bool SearchSustained(const std::string& bootstrap, const InputTopics& inputs,
+                     PipelineRunner& runner, LagProbe& probe,
+                     InputLedger& ledger, double r_gen, int64_t safe_lag,
+                     SearchResult* out) {
+  double lo = 0, hi = r_gen;
+  double rate = r_gen / 2;
+  out->lowest_target = rate;
+  const int max_steps = absl::GetFlag(FLAGS_search_steps);
+  for (int step = 1; step <= max_steps; ++step) {
+    StepResult s;
+    if (!RunStep(bootstrap, inputs, runner, ledger, rate, safe_lag,
+                 100 + static_cast<uint64_t>(step), &s)) {
+      return false;
+    }
+    double drain_s = 0;
+    const int64_t left =
+        DrainLedger(runner, probe, ledger, absl::Seconds(15), &drain_s);
+    ++out->steps;
+    out->lowest_target = std::min(out->lowest_target, rate);
+    std::printf(
+        "e2e: phase=search step=%d target_rate=%.0f/s generator_rate=%.0f/s "
+        "pipeline_rate=%.0f/s lag_end=%lld lag_max=%lld lag_cap=%lld "
+        "lag_slope=%.0f/s slope_cap=%.0f/s seconds=%.1f%s%s bounded=%s "
+        "drain_s=%.2f lag_after_drain=%lld lost_total=%lld "
+        "pipeline_cycles=%lld cycle_mean_ms=%.2f cycle_max_ms=%.2f\n",
+        step, s.target_rate, s.generator_rate, s.pipeline_rate,
+        static_cast<long long>(s.lag_end), static_cast<long long>(s.lag_max),
+        static_cast<long long>(s.lag_cap), s.slope, s.slope_cap, s.seconds,
+        s.aborted ? " aborted=lag_over_safe_lag" : "",
+        s.generator_limited ? " generator_limited=yes" : "",
+        s.bounded ? "yes" : "no", drain_s, static_cast<long long>(left),
+        static_cast<long long>(ledger.lost),
+        static_cast<long long>(s.cycles.count), s.cycles.mean_ms,
+        s.cycles.max_ms);
+    std::fflush(stdout);
+    if (runner.failed()) return false;
+    if (s.bounded) {
+      if (s.generator_rate > out->sustained_rate) {
+        out->sustained_rate = s.generator_rate;
+        out->sustained_target = rate;
+      }
+      if (rate >= 0.999 * r_gen / 2) out->half_sustained = true;
+      lo = rate;
+      // The generator cannot go faster next to the pipeline: stop here.
+      if (s.generator_limited) break;
+      rate = (lo + hi) / 2;
+    } else {
+      hi = rate;
+      const double mid = (lo + hi) / 2;
+      const double guess = 0.95 * s.pipeline_rate;
+      rate = guess > lo + 0.05 * (hi - lo) ? std::min(mid, guess) : mid;
+    }
+    if (hi - lo < 0.04 * hi) break;  // fine enough
+  }
   return true;
 }
 
 int Main() {
   const int partitions = absl::GetFlag(FLAGS_partitions);
   const double phase_s = absl::GetFlag(FLAGS_phase_seconds);
-  const double warmup_s = absl::GetFlag(FLAGS_warmup_seconds);
   std::printf(
-      "e2e: config partitions=%d phase_seconds=%.1f warmup_seconds=%.1f "
-      "max_batch_events=%d max_batch_ms=%d customers=%lld "
-      "generator_linger_ms=%d\n",
-      partitions, phase_s, warmup_s, absl::GetFlag(FLAGS_max_batch_events),
-      absl::GetFlag(FLAGS_max_batch_ms),
+      "e2e: config partitions=%d phase_seconds=%.1f settle_seconds=%.1f "
+      "step_seconds=%.1f search_steps=%d max_batch_events=%d max_batch_ms=%d "
+      "customers=%lld generator_linger_ms=%d exactly_once=%s\n",
+      partitions, phase_s, absl::GetFlag(FLAGS_settle_seconds),
+      absl::GetFlag(FLAGS_step_seconds), absl::GetFlag(FLAGS_search_steps),
+      absl::GetFlag(FLAGS_max_batch_events), absl::GetFlag(FLAGS_max_batch_ms),
       static_cast<long long>(absl::GetFlag(FLAGS_customers)),
-      absl::GetFlag(FLAGS_linger_ms));
+      absl::GetFlag(FLAGS_linger_ms),
+      absl::GetFlag(FLAGS_exactly_once) ? "yes" : "no");
   std::fflush(stdout);
 
   auto cluster = kafka::MockCluster::Create(1);
@@ -669,7 +992,8 @@ int Main() {
     return 2;
   }
   const v1::TopicsConfig& t = cfg.topics();
-  // Phase a writes to topics of its own so that phase b starts empty.
+  // Phase a and the floor write to topics of their own, so that the search
+  // starts on empty input topics.
   const InputTopics gen_only{
       {"", "bench.clickstream", "bench.orders", "bench.privacy"}};
   const InputTopics inputs{{"", t.clickstream(), t.orders(), t.privacy()}};
@@ -689,6 +1013,7 @@ int Main() {
 
   // Phase a: the generator alone.
   double r_gen = 0;
+  int64_t safe_lag = 0;
   {
     auto gen = Generator::Create(bootstrap, gen_only, 0, 1);
     if (!gen.ok()) {
@@ -700,15 +1025,23 @@ int Main() {
     absl::SleepFor(absl::Seconds(phase_s));
     const Generator::Result r = (*gen)->Stop();
     r_gen = Rate(r.delivered, r.seconds);
+    // The embedded broker keeps about 5 MB per partition; nearly all events
+    // go to the clickstream topic. Lag beyond half of that risks loss.
+    const double event_bytes =
+        r.produced > 0 ? static_cast<double>(r.bytes) / r.produced : 150.0;
+    // (~160 B per record on the broker with headers and batch overhead.)
+    safe_lag = static_cast<int64_t>(partitions * 5.0 * (1 << 20) /
+                                    std::max(event_bytes + 55, 1.0) / 3);
     std::printf(
         "e2e: phase=a generator_only produced=%lld delivered=%lld "
-        "failed=%lld elapsed_s=%.2f rate=%.0f/s\n",
+        "failed=%lld elapsed_s=%.2f event_bytes=%.0f rate=%.0f/s\n",
         static_cast<long long>(r.produced), static_cast<long long>(r.delivered),
-        static_cast<long long>(r.failed), r.seconds, r_gen);
+        static_cast<long long>(r.failed), r.seconds, event_bytes, r_gen);
     std::fflush(stdout);
   }
 
-  // Phase b: generator at full speed, pipeline consuming.
+  // The pipeline joins the group, then the search, the floor and the
+  // latency phase run against it.
   DecisionClock clock;
   pipeline::PipelineOptions options;
   options.config = cfg;
@@ -721,7 +1054,6 @@ int Main() {
     clock.Record(d.decision_id());
   };
   auto runner = std::make_unique<PipelineRunner>(std::move(options));
-  double pipeline_rate_b = 0;
   if (absl::Status s = runner->Start(); !s.ok()) {
     spdlog::error("pipeline: {}", s.ToString());
     exit_code = 1;
@@ -731,72 +1063,81 @@ int Main() {
                   runner->assigned(), 3 * partitions);
     exit_code = 1;
   } else {
-    auto gen = Generator::Create(bootstrap, inputs, 0, 2);
     auto probe =
         LagProbe::Create(bootstrap, cfg.group_id(), inputs, partitions);
-    if (!gen.ok() || !probe.ok()) {
-      spdlog::error("generator: {} lag probe: {}", gen.status().ToString(),
-                    probe.status().ToString());
+    if (!probe.ok()) {
+      spdlog::error("lag probe: {}", probe.status().ToString());
       exit_code = 1;
     } else {
-      (*gen)->Start();
-      absl::SleepFor(absl::Seconds(warmup_s));
-      const absl::Time t0 = absl::Now();
-      const int64_t processed0 = runner->processed();
-      const int64_t delivered0 = (*gen)->delivered();
-      absl::SleepFor(absl::Seconds(phase_s));
-      const int64_t processed1 = runner->processed();
-      const int64_t delivered1 = (*gen)->delivered();
-      const int64_t produced1 = (*gen)->produced();
-      const double window = absl::ToDoubleSeconds(absl::Now() - t0);
-      const Generator::Result r = (*gen)->Stop();
-      pipeline_rate_b = Rate(processed1 - processed0, window);
-      const double gen_rate = Rate(delivered1 - delivered0, window);
-      std::printf(
-          "e2e: phase=b pipeline_rate=%.0f/s generator_rate=%.0f/s "
-          "ratio=%.3f window_s=%.2f lag_at_end=%lld (produced %lld, "
-          "processed %lld) cache_hit_ratio=%.3f decisions=%lld\n",
-          pipeline_rate_b, gen_rate,
-          gen_rate > 0 ? pipeline_rate_b / gen_rate : 0.0, window,
-          static_cast<long long>(produced1 - processed1),
-          static_cast<long long>(produced1), static_cast<long long>(processed1),
-          runner->cache_hit_ratio(),
-          static_cast<long long>(runner->decisions()));
-      double drain_s = 0;
-      const int64_t left = Drain(**probe, absl::Seconds(10), &drain_s);
-      const int64_t skipped = r.delivered - runner->processed();
-      std::printf(
-          "e2e: phase=b generator_total=%lld delivered=%lld drain_s=%.2f "
-          "lag_after_drain=%lld skipped=%lld%s\n",
-          static_cast<long long>(r.produced),
-          static_cast<long long>(r.delivered), drain_s,
-          static_cast<long long>(left), static_cast<long long>(skipped),
-          skipped > 0 && left == 0
-              ? " (dropped by the broker's retention before the pipeline "
-                "read them)"
-              : "");
-      std::fflush(stdout);
-
-      // Phase c: latency at half of R_gen, and, if the pipeline did not
-      // keep up, at 80% of its phase-b rate.
-      LatencyRun half;
-      const double latency_rate = absl::GetFlag(FLAGS_latency_rate) > 0
-                                      ? absl::GetFlag(FLAGS_latency_rate)
-                                      : r_gen / 2;
-      if (!MeasureLatency("c", bootstrap, inputs, decision_topics, *runner,
-                          **probe, clock, latency_rate, 3, &half)) {
+      InputLedger ledger;
+      ledger.processed_base = runner->processed();
+      SearchResult search;
+      if (!SearchSustained(bootstrap, inputs, *runner, **probe, ledger, r_gen,
+                           safe_lag, &search)) {
         exit_code = 1;
-      } else if (!half.kept_up) {
+      } else {
+        const double ratio = r_gen > 0 ? search.sustained_rate / r_gen : 0.0;
         std::printf(
-            "e2e: phase=c the pipeline did not keep up with %.0f/s "
-            "(R_gen/2 = %.0f/s); measuring at 80%% of its phase-b rate\n",
-            latency_rate, r_gen / 2);
+            "e2e: phase=search sustained_rate=%.0f/s r_gen=%.0f/s "
+            "ratio=%.3f half_r_gen_sustained=%s steps=%d lost=%lld "
+            "cache_hit_ratio=%.3f decisions=%lld\n",
+            search.sustained_rate, r_gen, ratio,
+            search.half_sustained ? "yes" : "no", search.steps,
+            static_cast<long long>(ledger.lost), runner->cache_hit_ratio(),
+            static_cast<long long>(runner->decisions()));
         std::fflush(stdout);
-        LatencyRun sustained;
-        if (!MeasureLatency("c80", bootstrap, inputs, decision_topics, *runner,
-                            **probe, clock, 0.8 * pipeline_rate_b, 4,
-                            &sustained)) {
+
+        // The floor and the latency at half of R_gen if the pipeline
+        // sustains it, else at the sustained rate.
+        std::string at = "half_r_gen";
+        double latency_rate = r_gen / 2;
+        if (absl::GetFlag(FLAGS_latency_rate) > 0) {
+          at = "flag";
+          latency_rate = absl::GetFlag(FLAGS_latency_rate);
+        } else if (!search.half_sustained) {
+          if (search.sustained_target > 0) {
+            at = "sustained";
+            latency_rate = search.sustained_target;
+          } else {
+            at = "half_lowest_step";  // nothing was sustained
+            latency_rate = search.lowest_target / 2;
+          }
+        }
+        LatencyRun floor, lat;
+        bool ok =
+            MeasureFloor(at, bootstrap, gen_only, latency_rate, 5, &floor) &&
+            MeasureLatency("c", at, bootstrap, inputs, decision_topics, *runner,
+                           **probe, clock, latency_rate, 3, &lat);
+        // Whether the latency phase at the sustained rate kept up too (it
+        // runs longer than a search step).
+        std::string confirmed = "n/a";
+        if (ok && at == "sustained") confirmed = lat.kept_up ? "yes" : "no";
+        if (ok && !lat.kept_up && absl::GetFlag(FLAGS_latency_rate) <= 0) {
+          // The search's step was short: the pipeline did not sustain the
+          // rate this time. Once more at 80% of it, floor included.
+          std::printf(
+              "e2e: phase=c the pipeline did not keep up with %.0f/s; "
+              "measuring the floor and the latency again at 80%% of it\n",
+              latency_rate);
+          at = "0.8_of_" + at;
+          latency_rate *= 0.8;
+          ok = MeasureFloor(at, bootstrap, gen_only, latency_rate, 6, &floor) &&
+               MeasureLatency("c80", at, bootstrap, inputs, decision_topics,
+                              *runner, **probe, clock, latency_rate, 4, &lat);
+        }
+        if (!ok) {
           exit_code = 1;
+        } else {
+          std::printf(
+              "e2e: summary r_gen=%.0f/s sustained_rate=%.0f/s ratio=%.3f "
+              "sustained_confirmed=%s latency_at=%s latency_rate=%.0f/s "
+              "kept_up=%s p50_ms=%.2f p99_ms=%.2f floor_p50_ms=%.2f "
+              "floor_p99_ms=%.2f p99_over_floor=%.2f\n",
+              r_gen, search.sustained_rate, ratio, confirmed.c_str(),
+              at.c_str(), latency_rate, lat.kept_up ? "yes" : "no", lat.p50_ms,
+              lat.p99_ms, floor.p50_ms, floor.p99_ms,
+              floor.p99_ms > 0 ? lat.p99_ms / floor.p99_ms : 0.0);
+          std::fflush(stdout);
         }
       }
     }
@@ -818,8 +1159,9 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "tailor e2e_bench: generator alone, pipeline throughput and decision "
-      "latency on the embedded Kafka broker.");
+      "tailor e2e_bench: generator alone, the pipeline's sustained rate, the "
+      "broker's latency floor and decision latency on the embedded Kafka "
+      "broker.");
   absl::ParseCommandLine(argc, argv);
   tailor::InitLogging("e2e_bench", absl::GetFlag(FLAGS_log_level));
   return tailor::bench::Main();
