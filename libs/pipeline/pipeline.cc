@@ -46,6 +46,8 @@ Pipeline::Pipeline(PipelineOptions options) : options_(std::move(options)) {}
 
 Pipeline::~Pipeline() {
   if (consumer_ != nullptr) IgnoreError(consumer_->Close());
+  // Finish the queued writes while their batches (in pending_) still live.
+  state_writer_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
@@ -77,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   processor_options.on_decision = p->options_.on_decision;
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
+  p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
 
   kafka::Properties producer_props = {
       {"bootstrap.servers", cfg.bootstrap_servers()},
@@ -462,9 +465,13 @@ absl::Status Pipeline::AdvanceCommits(bool seal_now) {
   }
   TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
   // Back-pressure: a bounded number of commits in flight.
-  while (commit_log_.in_flight() > kMaxCommitsInFlight && !stop_.load()) {
+  while (pending_.size() > kMaxCommitsInFlight && !stop_.load()) {
     producer_->Poll(absl::Milliseconds(10));
     TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
+    if (pending_.size() > kMaxCommitsInFlight && commit_log_.in_flight() == 0) {
+      state_writer_->WaitFor(pending_.front().seq);
+      ReapWrittenCommits();
+    }
   }
   CommitGroupOffsetsIfDue();
   return absl::OkStatus();
@@ -483,11 +490,12 @@ void Pipeline::SealOpenCommit() {
 }
 
 absl::Status Pipeline::WriteDurableCommits() {
-  for (;;) {
+  for (bool submitting = true; submitting;) {
     switch (commit_log_.head()) {
       case CommitLog::Head::kNone:
       case CommitLog::Head::kWaiting:
-        return absl::OkStatus();
+        submitting = false;
+        break;
       case CommitLog::Head::kFailed: {
         ready_.store(false);
         ++commit_failures_;
@@ -495,25 +503,44 @@ absl::Status Pipeline::WriteDurableCommits() {
             "commit {} was not delivered: dropping {} commits in flight and "
             "rewinding to the written state",
             commit_log_.head_seq(), commit_log_.in_flight());
+        // What was handed to the writer is delivered: let it finish.
+        state_writer_->WaitFor(last_submitted_);
+        ReapWrittenCommits();
         commit_log_.Reset();
         pending_.clear();
         absl::SleepFor(absl::Milliseconds(100));
         return Rewind();
       }
-      case CommitLog::Head::kDurable:
+      case CommitLog::Head::kDurable: {
+        // pending_ holds the submitted commits first, then the log's.
+        PendingCommit& c =
+            pending_[commit_log_.head_seq() - pending_.front().seq];
+        Processor::PreparedCommit& prepared = *c.prepared;
+        for (const auto& [partition, next] : c.changelog_next) {
+          prepared.batch.PutMeta(ChangelogPositionKey(partition),
+                                 absl::StrCat(next));
+        }
+        state_writer_->Submit(c.seq, &prepared.batch);
+        last_submitted_ = c.seq;
+        commit_log_.PopHead();
         break;
+      }
     }
-    PendingCommit& c = pending_.front();
-    Processor::PreparedCommit& prepared = *c.prepared;
-    for (const auto& [partition, next] : c.changelog_next) {
-      prepared.batch.PutMeta(ChangelogPositionKey(partition),
-                             absl::StrCat(next));
-    }
-    TAILOR_RETURN_IF_ERROR(
-        RetryStateWrite([&] { return store_->Commit(&prepared.batch); }));
-    processor_->MarkDurable(prepared);
-    commit_log_.PopHead();
+  }
+  ReapWrittenCommits();
+  return absl::OkStatus();
+}
+
+void Pipeline::ReapWrittenCommits() {
+  const uint64_t written = state_writer_->written();
+  while (!pending_.empty() && pending_.front().seq <= written &&
+         pending_.front().prepared.has_value()) {
+    processor_->MarkDurable(*pending_.front().prepared);
     pending_.pop_front();
+  }
+  if (state_writer_->failing()) {
+    ready_.store(false);
+  } else if (commit_log_.head() != CommitLog::Head::kFailed) {
     ready_.store(assigned_count_.load() > 0);
   }
 }
@@ -526,10 +553,13 @@ absl::Status Pipeline::DrainCommits() {
     processor_->ClearOutputs();
     SealOpenCommit();
   }
-  if (commit_log_.in_flight() == 0) return absl::OkStatus();
+  if (pending_.empty()) return absl::OkStatus();
   // Delivery failures are counted by the commit log; Flush() only waits.
-  IgnoreError(producer_->Flush(kFlushTimeout));
-  return WriteDurableCommits();
+  if (commit_log_.in_flight() > 0) IgnoreError(producer_->Flush(kFlushTimeout));
+  TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
+  state_writer_->WaitFor(last_submitted_);
+  ReapWrittenCommits();
+  return absl::OkStatus();
 }
 
 void Pipeline::RecordChangelogPositions() {

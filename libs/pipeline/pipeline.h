@@ -41,6 +41,7 @@
 #include "libs/pipeline/commit_log.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/restore.h"
+#include "libs/pipeline/state_writer.h"
 #include "libs/pipeline/task_inputs.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/config.pb.h"
@@ -71,7 +72,10 @@ class Pipeline : public kafka::RebalanceListener {
   // Commits what is in flight and leaves the group.
   [[nodiscard]] absl::Status Shutdown();
   // Makes a commit that is retrying give up (call before Shutdown()).
-  void RequestStop() { stop_.store(true); }
+  void RequestStop() {
+    stop_.store(true);
+    state_writer_->Stop();
+  }
   // Swaps the rules at the next batch boundary.
   void RequestReload(std::shared_ptr<const decide::Engine> engine);
 
@@ -85,7 +89,9 @@ class Pipeline : public kafka::RebalanceListener {
   int64_t aborted_transactions() const { return aborted_transactions_; }
   // Commit attempts that failed (produce, transaction or state write) and
   // were retried.
-  int64_t commit_failures() const { return commit_failures_.load(); }
+  int64_t commit_failures() const {
+    return commit_failures_.load() + state_writer_->failures();
+  }
 
   // kafka::RebalanceListener (called on the pipeline thread inside a poll).
   void OnPartitionsAssigned(
@@ -120,9 +126,11 @@ class Pipeline : public kafka::RebalanceListener {
   // unless too many commits are in flight.
   [[nodiscard]] absl::Status AdvanceCommits(bool seal_now);
   void SealOpenCommit();
-  // Writes the durable commits at the head of the line; rewinds after a
-  // failed delivery.
+  // Hands the delivered commits at the head of the line to the state
+  // writer; rewinds after a failed delivery.
   [[nodiscard]] absl::Status WriteDurableCommits();
+  // Marks the commits the state writer has written durable.
+  void ReapWrittenCommits();
   // Seals, waits for every delivery and writes what became durable (before
   // partitions go and at shutdown).
   [[nodiscard]] absl::Status DrainCommits();
@@ -148,6 +156,9 @@ class Pipeline : public kafka::RebalanceListener {
   PipelineOptions options_;
   std::unique_ptr<store::ProfileStore> store_;
   std::unique_ptr<Processor> processor_;
+  // Declared after store_: destroyed (queued writes finished) before it.
+  std::unique_ptr<StateWriter> state_writer_;
+  uint64_t last_submitted_ = 0;  // last commit handed to state_writer_
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Consumer> restore_reader_;
