@@ -450,13 +450,7 @@ absl::Status Pipeline::AdvanceCommits(bool seal_now) {
     open_since_ = absl::Now();
   }
   if (commit_log_.has_open()) {
-    const CommitLog::Seq seq = commit_log_.open_seq();
-    if (absl::Status s = ProduceOutputs(seq); !s.ok()) {
-      spdlog::error("produce failed: {}", s.ToString());
-      commit_log_.Produced(seq);
-      commit_log_.Delivered(seq, false);  // stops the line
-    }
-    processor_->ClearOutputs();
+    ProduceIntoOpenCommit();
     if (seal_now ||
         absl::Now() - open_since_ >=
             absl::Milliseconds(options_.config.commit_interval_ms())) {
@@ -477,14 +471,20 @@ absl::Status Pipeline::AdvanceCommits(bool seal_now) {
   return absl::OkStatus();
 }
 
-void Pipeline::SealOpenCommit() {
+void Pipeline::ProduceIntoOpenCommit() {
   const CommitLog::Seq seq = commit_log_.open_seq();
-  processor_->PrepareCommit();
   if (absl::Status s = ProduceOutputs(seq); !s.ok()) {
     spdlog::error("produce failed: {}", s.ToString());
     commit_log_.Produced(seq);
-    commit_log_.Delivered(seq, false);
+    commit_log_.Delivered(seq, false);  // stops the line
   }
+  processor_->ClearOutputs();
+}
+
+void Pipeline::SealOpenCommit() {
+  const CommitLog::Seq seq = commit_log_.open_seq();
+  processor_->PrepareCommit();
+  ProduceIntoOpenCommit();
   pending_.back().prepared = processor_->TakePrepared();
   commit_log_.Seal(seq);
 }
@@ -547,10 +547,7 @@ void Pipeline::ReapWrittenCommits() {
 
 absl::Status Pipeline::DrainCommits() {
   if (commit_log_.has_open()) {
-    if (absl::Status s = ProduceOutputs(commit_log_.open_seq()); !s.ok()) {
-      spdlog::error("produce failed: {}", s.ToString());
-    }
-    processor_->ClearOutputs();
+    ProduceIntoOpenCommit();
     SealOpenCommit();
   }
   if (pending_.empty()) return absl::OkStatus();
@@ -610,14 +607,9 @@ void Pipeline::CommitGroupOffsetsIfDue() {
 }
 
 absl::Status Pipeline::WriteStateRetrying() {
-  return RetryStateWrite([this] { return processor_->WriteState(); });
-}
-
-absl::Status Pipeline::RetryStateWrite(
-    const std::function<absl::Status()>& write) {
   absl::Duration backoff = absl::Milliseconds(50);
   for (;;) {
-    absl::Status status = write();
+    absl::Status status = processor_->WriteState();
     if (status.ok()) return status;
     ready_.store(false);
     ++commit_failures_;

@@ -125,6 +125,9 @@ class Pipeline : public kafka::RebalanceListener {
   // commits whose outputs are all delivered, never waiting on the broker
   // unless too many commits are in flight.
   [[nodiscard]] absl::Status AdvanceCommits(bool seal_now);
+  // Produces the processor's outputs tagged with the open commit; a failed
+  // produce marks the commit failed (it stops the line).
+  void ProduceIntoOpenCommit();
   void SealOpenCommit();
   // Hands the delivered commits at the head of the line to the state
   // writer; rewinds after a failed delivery.
@@ -140,10 +143,6 @@ class Pipeline : public kafka::RebalanceListener {
   void CommitGroupOffsetsIfDue();
   // Writes the prepared state to RocksDB, retrying with backoff.
   [[nodiscard]] absl::Status WriteStateRetrying();
-  // Calls `write` until it succeeds, with backoff (not ready meanwhile), or
-  // until RequestStop().
-  [[nodiscard]] absl::Status RetryStateWrite(
-      const std::function<absl::Status()>& write);
   // Produces processor_->outputs(), tagged with commit `seq` (0: none).
   [[nodiscard]] absl::Status ProduceOutputs(uint64_t seq);
   void RecordChangelogPositions();

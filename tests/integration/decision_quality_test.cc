@@ -26,20 +26,6 @@ constexpr int64_t kMinute = 60 * 1000;
 constexpr int64_t kHour = 60 * kMinute;
 constexpr int64_t kDay = 24 * kHour;
 
-std::shared_ptr<const decide::Engine> EngineFor(
-    const tailor::v1::RulesConfig& rules) {
-  auto engine = decide::Engine::Create(rules);
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  return std::shared_ptr<const decide::Engine>(std::move(*engine));
-}
-
-// PlainEngine()'s rules without quiet hours, so that nothing is deferred.
-tailor::v1::RulesConfig PlainRules() {
-  tailor::v1::RulesConfig rules = PlainEngine()->rules();
-  rules.clear_quiet_hours();
-  return rules;
-}
-
 Event InSession(Event e, const std::string& session) {
   e.mutable_context()->set_session_id(session);
   return e;
@@ -100,7 +86,7 @@ std::string Summaries(const std::vector<Decision>& ds) {
 // further return is sent. Eight days later (pause_automation_days unset:
 // 7) the same nudges are sent again.
 TEST(DecisionQuality, EscalationPausesAutomatedNudgesForAWeek) {
-  tailor::v1::RulesConfig rules = PlainRules();
+  tailor::v1::RulesConfig rules = DaylightRules();
   // The cart-threshold coupon (250.00, once per session) as a nudge.
   rules.mutable_cart_threshold_coupon()->mutable_common()->set_enabled(true);
   // Two service-recovery coupons on one day must not meet a cooldown or a
@@ -208,7 +194,7 @@ TEST(DecisionQuality, EscalationPausesAutomatedNudgesForAWeek) {
 // Small batches and a short commit interval make the budget's usage carry
 // over batches and commits.
 TEST(DecisionQuality, CouponBudgetIsShopWideAcrossPartitions) {
-  tailor::v1::RulesConfig rules = PlainRules();
+  tailor::v1::RulesConfig rules = DaylightRules();
   auto* first = rules.mutable_first_order_coupon();
   first->mutable_coupon()->set_daily_budget_count(5);
   first->mutable_coupon()->set_daily_budget_value_minor(0);
@@ -298,7 +284,7 @@ TEST(DecisionQuality, CouponBudgetIsShopWideAcrossPartitions) {
 // window shopper who browses the same way without the order is recommended
 // those very products: the filter, not the catalogue, keeps them out.
 TEST(DecisionQuality, RecommendationsNeverNameABoughtProduct) {
-  const tailor::v1::RulesConfig rules = PlainRules();
+  const tailor::v1::RulesConfig rules = DaylightRules();
   ASSERT_EQ(rules.profile().recent_products(), 20);
   const std::string c = "buyer";
   const std::string control = "window-shopper";
@@ -397,7 +383,7 @@ TEST(DecisionQuality, RecommendationsNeverNameABoughtProduct) {
 // for the new cart lists only B and is worth B's price, though A is still
 // in the cart.
 TEST(DecisionQuality, ReminderListsOnlyLinesInsideTheCartWindow) {
-  const tailor::v1::RulesConfig rules = PlainRules();
+  const tailor::v1::RulesConfig rules = DaylightRules();
   ASSERT_EQ(rules.abandoned_cart().window_hours(), 24);
   const std::string c = "returner";
   const int64_t t = kBaseMs;

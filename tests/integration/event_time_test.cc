@@ -33,16 +33,6 @@ std::vector<Event> OtherShoppers(int n, int64_t from_ms, int64_t to_ms) {
 
 int64_t WallMs() { return absl::ToUnixMillis(absl::Now()); }
 
-// PlainEngine() without quiet hours, for timelines on the wall clock (which
-// may be in anyone's night).
-std::shared_ptr<const decide::Engine> DaylightEngine() {
-  tailor::v1::RulesConfig rules = PlainEngine()->rules();
-  rules.clear_quiet_hours();
-  auto engine = decide::Engine::Create(rules);
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  return std::shared_ptr<const decide::Engine>(std::move(*engine));
-}
-
 // The order sits on `orders` behind a clickstream backlog that runs three
 // hours past the reminder's due time; it is read after all of that backlog
 // has been fetched, and still cancels the reminder.
@@ -89,11 +79,12 @@ TEST(EventTime, CatchUpAfterDowntimeSendsNothingForAnEmptiedCart) {
   events.push_back(CartRemove("c1", t0 + 6 * kMinute, "p2"));
   h.SendAll(events);
 
-  auto p = h.StartPipeline(DaylightEngine(), [](tailor::v1::ServiceConfig* c) {
-    c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
-    c->set_wall_clock_grace_ms(200);
-    c->set_max_batch_events(100);
-  });
+  auto p = h.StartPipeline(EngineFor(DaylightRules()),
+                           [](tailor::v1::ServiceConfig* c) {
+                             c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
+                             c->set_wall_clock_grace_ms(200);
+                             c->set_max_batch_events(100);
+                           });
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(h.RunUntil(
       *p, [&] { return p->stats().events == 3003; }, absl::Seconds(60)));
@@ -112,10 +103,11 @@ TEST(EventTime, WallClockFiresTimersOfACaughtUpTask) {
   Harness h;
   const int64_t t0 = WallMs() - 40 * kMinute;
   h.SendAll({Consent("c1", t0), CartAdd("c1", t0 + kMinute, "p2", 30000)});
-  auto p = h.StartPipeline(DaylightEngine(), [](tailor::v1::ServiceConfig* c) {
-    c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
-    c->set_wall_clock_grace_ms(200);
-  });
+  auto p = h.StartPipeline(EngineFor(DaylightRules()),
+                           [](tailor::v1::ServiceConfig* c) {
+                             c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
+                             c->set_wall_clock_grace_ms(200);
+                           });
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().timers_fired >= 1; }));
   ASSERT_TRUE(p->Shutdown().ok());
@@ -135,11 +127,12 @@ TEST(EventTime, AFutureStampedEventDoesNotFireOthersTimers) {
   h.SendAll({Consent("c1", now - 10 * kMinute),
              CartAdd("c1", now - 10 * kMinute, "p2", 30000),
              ProductView("c2", now + 23 * kHour, "p9", "cat")});
-  auto p = h.StartPipeline(DaylightEngine(), [](tailor::v1::ServiceConfig* c) {
-    c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
-    c->set_wall_clock_grace_ms(100);
-    c->set_max_stream_time_lead_ms(60 * 1000);
-  });
+  auto p = h.StartPipeline(EngineFor(DaylightRules()),
+                           [](tailor::v1::ServiceConfig* c) {
+                             c->set_time_source(tailor::v1::TIME_SOURCE_WALL);
+                             c->set_wall_clock_grace_ms(100);
+                             c->set_max_stream_time_lead_ms(60 * 1000);
+                           });
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 3; }));
   // Give the wall clock time to move the caught-up task (grace 100 ms).

@@ -317,6 +317,17 @@ std::shared_ptr<const decide::Engine> PlainEngine() {
   }
   rules.mutable_cart_threshold_coupon()->mutable_common()->set_enabled(false);
   rules.clear_frequency_caps();
+  return EngineFor(rules);
+}
+
+tailor::v1::RulesConfig DaylightRules() {
+  tailor::v1::RulesConfig rules = PlainEngine()->rules();
+  rules.clear_quiet_hours();
+  return rules;
+}
+
+std::shared_ptr<const decide::Engine> EngineFor(
+    const tailor::v1::RulesConfig& rules) {
   auto engine = decide::Engine::Create(rules);
   EXPECT_TRUE(engine.ok()) << engine.status();
   return std::shared_ptr<const decide::Engine>(std::move(*engine));
@@ -334,9 +345,7 @@ const tailor::v1::Decision* FindDecision(
 }
 
 std::shared_ptr<const decide::Engine> TestEngine() {
-  auto engine = decide::Engine::Create(decide::DefaultRules());
-  EXPECT_TRUE(engine.ok()) << engine.status();
-  return std::shared_ptr<const decide::Engine>(std::move(*engine));
+  return EngineFor(decide::DefaultRules());
 }
 
 }  // namespace tailor::testing

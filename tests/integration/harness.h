@@ -121,6 +121,12 @@ std::shared_ptr<const decide::Engine> TestEngine();
 // 3 views, a first-order coupon from 100.00; no holdouts, variants, caps or
 // threshold coupon.
 std::shared_ptr<const decide::Engine> PlainEngine();
+// PlainEngine()'s rules without quiet hours (for timelines on the wall
+// clock, which may be in anyone's night, and where nothing may be deferred).
+tailor::v1::RulesConfig DaylightRules();
+// An engine over `rules` (a test failure if they are invalid).
+std::shared_ptr<const decide::Engine> EngineFor(
+    const tailor::v1::RulesConfig& rules);
 
 // The first decision of `kind` (for `customer`, unless empty), or null.
 const tailor::v1::Decision* FindDecision(
