@@ -224,6 +224,25 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(
   return std::make_pair(low, high);
 }
 
+absl::StatusOr<std::vector<TopicPartition>> Consumer::ListEnds(
+    const std::vector<TopicPartition>& partitions, absl::Duration timeout) {
+  if (partitions.empty()) return std::vector<TopicPartition>();
+  TopicPartitionListPtr list = ToPartitionList(partitions);
+  for (int i = 0; i < list->cnt; ++i)
+    list->elems[i].offset = RD_KAFKA_OFFSET_END;
+  TAILOR_RETURN_IF_ERROR(KafkaStatus(
+      rd_kafka_offsets_for_times(rk_.get(), list.get(), ToTimeoutMs(timeout)),
+      absl::StrCat("end offsets of ", Describe(partitions))));
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(e.err, absl::StrCat("end offset of ", e.topic, "[",
+                                             e.partition, "]"));
+    }
+  }
+  return ToTopicPartitions(list.get());
+}
+
 absl::StatusOr<int64_t> Consumer::Position(const std::string& topic,
                                            int32_t partition) {
   TopicPartitionListPtr list = ToPartitionList({{topic, partition}});

@@ -102,6 +102,13 @@ class Consumer {
   [[nodiscard]] absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(
       const std::string& topic, int32_t partition, absl::Duration timeout);
 
+  // The end offsets of `partitions` from their leaders now (the offset the
+  // next produced record will get; the last stable offset for a
+  // read_committed consumer), in one round trip per leader. Safe to call
+  // from any thread.
+  [[nodiscard]] absl::StatusOr<std::vector<TopicPartition>> ListEnds(
+      const std::vector<TopicPartition>& partitions, absl::Duration timeout);
+
   // The next offset to fetch of an assigned partition (after the last
   // consumed message, or skipped transaction markers), or
   // RD_KAFKA_OFFSET_INVALID when not known yet.

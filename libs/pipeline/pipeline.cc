@@ -24,6 +24,8 @@ namespace tailor::pipeline {
 namespace {
 
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
+// How long an end probe waits for the broker.
+constexpr absl::Duration kProbeTimeout = absl::Seconds(5);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 // Sealed commits waiting for their deliveries before the cycle waits too.
 constexpr size_t kMaxCommitsInFlight = 4;
@@ -142,6 +144,11 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   }
   TAILOR_ASSIGN_OR_RETURN(p->consumer_,
                           kafka::Consumer::Create(consumer_props, p.get()));
+  p->end_probe_ = std::make_unique<EndProbe>(
+      [consumer = p->consumer_.get()](
+          const std::vector<kafka::TopicPartition>& partitions) {
+        return consumer->ListEnds(partitions, kProbeTimeout);
+      });
   const auto& t = cfg.topics();
   TAILOR_RETURN_IF_ERROR(
       p->consumer_->Subscribe({t.clickstream(), t.orders(), t.privacy()}));
@@ -291,7 +298,9 @@ absl::Status Pipeline::RunOnce() {
     got = !records_.empty() || !ends_.empty();
     BufferPolled(now_ms);
   }
+  ApplyProbedEnds();
   TAILOR_RETURN_IF_ERROR(ProcessReleased(now_ms));
+  StartProbeIfWanted();
   ApplyBackpressure();
   TAILOR_RETURN_IF_ERROR(exactly_once()
                              ? AdvanceTransaction(/*commit_now=*/false)
@@ -315,8 +324,10 @@ TaskInputs& Pipeline::InputsOf(int32_t partition, int64_t wall_now_ms) {
 void Pipeline::BufferPolled(int64_t wall_now_ms) {
   static const std::string kSentNsHeader(kHeaderSentNs);
   const profile::ValidationLimits& limits = processor_->options().limits;
+  ++arrival_;
   for (kafka::Record& r : records_) {
     BufferedRecord b;
+    b.arrival = arrival_;
     InputRecord& in = b.input;
     in.kind = KindOf(r.topic());
     in.topic = r.topic();
@@ -337,6 +348,30 @@ void Pipeline::BufferPolled(int64_t wall_now_ms) {
     if (kind == tailor::v1::EVENT_TOPIC_UNSPECIFIED) continue;
     InputsOf(end.partition, wall_now_ms).MarkEnd(kind, end.offset);
   }
+}
+
+void Pipeline::ApplyProbedEnds() {
+  std::optional<EndProbe::Result> probed = end_probe_->Take();
+  if (!probed.has_value()) return;
+  for (const kafka::TopicPartition& end : probed->ends) {
+    auto it = task_inputs_.find(end.partition);
+    if (it == task_inputs_.end() || end.offset < 0) continue;
+    it->second->MarkBrokerEnd(KindOf(end.topic), end.offset, probed->arrival);
+  }
+}
+
+void Pipeline::StartProbeIfWanted() {
+  const auto& t = options_.config.topics();
+  std::vector<kafka::TopicPartition> wanted;
+  for (const auto& [partition, inputs] : task_inputs_) {
+    const uint32_t kinds = inputs->probe_wanted();
+    if (kinds == 0) continue;
+    for (const std::string* topic :
+         {&t.clickstream(), &t.orders(), &t.privacy()}) {
+      if (kinds & (1u << KindOf(*topic))) wanted.push_back({*topic, partition});
+    }
+  }
+  if (!wanted.empty()) end_probe_->Start(std::move(wanted), arrival_);
 }
 
 int64_t Pipeline::StreamTimeCap(int64_t wall_now_ms) const {

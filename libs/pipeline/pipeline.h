@@ -39,6 +39,7 @@
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/pipeline/commit_log.h"
+#include "libs/pipeline/end_probe.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/restore.h"
 #include "libs/pipeline/state_writer.h"
@@ -107,6 +108,11 @@ class Pipeline : public kafka::RebalanceListener {
   void BufferPolled(int64_t wall_now_ms);
   // Moves what the tasks release into inputs_, in order, and processes it.
   [[nodiscard]] absl::Status ProcessReleased(int64_t wall_now_ms);
+  // Hands a finished end probe's answer to the tasks.
+  void ApplyProbedEnds();
+  // Asks the broker where the inputs that hold tasks back end, unless a
+  // probe is in flight.
+  void StartProbeIfWanted();
   // Pauses inputs with too much buffered, resumes drained ones.
   void ApplyBackpressure();
   // The highest stream time the wall clock allows now.
@@ -162,6 +168,9 @@ class Pipeline : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Consumer> restore_reader_;
   std::unique_ptr<ChangelogRestorer> restorer_;
+  // Declared after consumer_: stopped before it goes.
+  std::unique_ptr<EndProbe> end_probe_;
+  uint64_t arrival_ = 0;  // polls buffered so far (BufferedRecord::arrival)
 
   // A commit between produced and durable (at least once).
   struct PendingCommit {

@@ -34,6 +34,14 @@ void TaskInputs::MarkEnd(EventTopic kind, int64_t end_offset) {
   in.end_offset = std::max(in.end_offset, end_offset);
 }
 
+void TaskInputs::MarkBrokerEnd(EventTopic kind, int64_t end_offset,
+                               uint64_t arrival) {
+  Input& in = inputs_[kind & 3];
+  if (arrival < in.broker_end_arrival) return;
+  in.broker_end = end_offset;
+  in.broker_end_arrival = arrival;
+}
+
 void TaskInputs::Clear(int64_t wall_now_ms) {
   for (Input& in : inputs_) {
     in = Input();
@@ -42,14 +50,20 @@ void TaskInputs::Clear(int64_t wall_now_ms) {
   all_caught_up_since_ms_ = -1;
 }
 
-bool TaskInputs::MayPass(const Input& in, int64_t wall_now_ms) const {
-  if (in.KnownAtEnd()) return true;
+bool TaskInputs::MayPass(const Input& in, uint64_t arrival,
+                         int64_t wall_now_ms) const {
+  const int64_t position = in.position();
+  if (position >= 0 && in.broker_end >= 0 && in.broker_end <= position &&
+      in.broker_end_arrival >= arrival) {
+    return true;
+  }
   return options_.max_task_idle_ms >= 0 &&
          wall_now_ms - in.empty_since_ms >= options_.max_task_idle_ms;
 }
 
 int64_t TaskInputs::Release(int64_t wall_now_ms, size_t max,
                             std::vector<BufferedRecord>* out) {
+  probe_wanted_ = 0;
   for (size_t taken = 0; taken < max; ++taken) {
     Input* best = nullptr;
     for (EventTopic kind : kTieOrder) {
@@ -63,10 +77,15 @@ int64_t TaskInputs::Release(int64_t wall_now_ms, size_t max,
     if (best == nullptr) break;
     const int64_t t = best->queue.front().order_time_ms;
     if (t != kUntimed) {
+      const uint64_t arrival = best->queue.front().arrival;
       bool blocked = false;
       for (EventTopic kind : kTieOrder) {
         const Input& in = inputs_[kind];
-        if (in.queue.empty() && !MayPass(in, wall_now_ms)) blocked = true;
+        if (in.queue.empty() && !MayPass(in, arrival, wall_now_ms)) {
+          blocked = true;
+          // Asking helps once the consumer's position is known.
+          if (in.position() >= 0) probe_wanted_ |= 1u << kind;
+        }
       }
       if (blocked) break;
       watermark_ms_ = std::max(watermark_ms_, t);

@@ -11,8 +11,14 @@
 //                                 offset order within a topic)
 //
 // A head is released only when every empty input is known to be caught up
-// (the consumer reached its end: no record of it is waiting anywhere) or has
-// been empty longer than max_task_idle_ms; otherwise the task waits for it.
+// or has been empty longer than max_task_idle_ms; otherwise the task waits
+// for it. Caught up means more than "the consumer reached its end": that
+// end may come from a fetch sent before the head was produced. It means the
+// broker's end, asked after the head arrived, is no further than where the
+// consumer is. So a record never passes a record of another input that the
+// broker had acknowledged before the head was produced, whichever fetch
+// brings what first; the Pipeline asks (EndProbe) for the inputs in
+// probe_wanted().
 // The watermark is the event time of the last released record: no record
 // still to come is expected before it, so timers due before it may fire.
 // With the wall clock as a time source, a task whose inputs have all been
@@ -25,6 +31,7 @@
 #ifndef TAILOR_LIBS_PIPELINE_TASK_INPUTS_H_
 #define TAILOR_LIBS_PIPELINE_TASK_INPUTS_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +61,7 @@ struct BufferedRecord {
   InputRecord input;
   kafka::Record owner;
   int64_t order_time_ms = kUntimed;
+  uint64_t arrival = 0;  // the poll that brought it (increasing)
 };
 
 class TaskInputs {
@@ -66,6 +74,10 @@ class TaskInputs {
   // The consumer reached the end of input `kind` at `end_offset` (the next
   // offset it would fetch).
   void MarkEnd(tailor::v1::EventTopic kind, int64_t end_offset);
+  // The broker's end of input `kind` was `end_offset` when asked after
+  // every record with arrival <= `arrival` had been received.
+  void MarkBrokerEnd(tailor::v1::EventTopic kind, int64_t end_offset,
+                     uint64_t arrival);
   // Forgets everything buffered and known (after the input is rewound).
   void Clear(int64_t wall_now_ms);
 
@@ -77,27 +89,37 @@ class TaskInputs {
 
   size_t buffered(tailor::v1::EventTopic kind) const;
   size_t buffered() const;
-  // True when input `kind` has nothing buffered and is known caught up.
+  // True when input `kind` has nothing buffered and the consumer reached
+  // its end.
   bool caught_up(tailor::v1::EventTopic kind) const;
+  // The empty inputs that held the last Release() back and whose broker
+  // end, asked now, could let it go on (bit 1 << kind).
+  uint32_t probe_wanted() const { return probe_wanted_; }
   int64_t watermark_ms() const { return watermark_ms_; }
 
  private:
   struct Input {
     std::deque<BufferedRecord> queue;
-    int64_t fetched_to = -1;  // offset after the last record pushed
-    int64_t end_offset = -1;  // offset of the last end reported
+    int64_t fetched_to = -1;          // offset after the last record pushed
+    int64_t end_offset = -1;          // offset of the last end reported
+    int64_t broker_end = -1;          // the broker's end when last asked
+    uint64_t broker_end_arrival = 0;  // ... after this arrival
     int64_t empty_since_ms = 0;
+    // Where the consumer is (-1: not known yet).
+    int64_t position() const { return std::max(fetched_to, end_offset); }
     bool KnownAtEnd() const {
       return end_offset >= 0 && end_offset >= fetched_to;
     }
   };
-  // Whether an empty input no longer holds the task back.
-  bool MayPass(const Input& in, int64_t wall_now_ms) const;
+  // Whether an empty input no longer holds back a head that arrived at
+  // `arrival`.
+  bool MayPass(const Input& in, uint64_t arrival, int64_t wall_now_ms) const;
 
   TaskTimeOptions options_;
   std::array<Input, 4> inputs_;  // indexed by tailor::v1::EventTopic
   int64_t watermark_ms_ = kUntimed;
   int64_t all_caught_up_since_ms_ = -1;
+  uint32_t probe_wanted_ = 0;
 };
 
 }  // namespace tailor::pipeline

@@ -44,10 +44,25 @@ TaskTimeOptions EventTime() {
   return TaskTimeOptions{.wall_clock = false, .max_task_idle_ms = 30000};
 }
 
+BufferedRecord Rec(EventTopic kind, int64_t offset, int64_t time_ms,
+                   uint64_t arrival) {
+  BufferedRecord r = Rec(kind, offset, time_ms);
+  r.arrival = arrival;
+  return r;
+}
+
+// The consumer reached `offset` of input `kind`, and the broker, asked
+// after the records of `arrival`, says it ends there.
+void AtEnd(TaskInputs& t, EventTopic kind, int64_t offset,
+           uint64_t arrival = 0) {
+  t.MarkEnd(kind, offset);
+  t.MarkBrokerEnd(kind, offset, arrival);
+}
+
 void EndAll(TaskInputs& t, int64_t c, int64_t o, int64_t p) {
-  t.MarkEnd(EVENT_TOPIC_CLICKSTREAM, c);
-  t.MarkEnd(EVENT_TOPIC_ORDERS, o);
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, p);
+  AtEnd(t, EVENT_TOPIC_CLICKSTREAM, c);
+  AtEnd(t, EVENT_TOPIC_ORDERS, o);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, p);
 }
 
 TEST(TaskInputs, TakesTheSmallestHeadAcrossInputs) {
@@ -78,7 +93,7 @@ TEST(TaskInputs, WaitsForAnEmptyInputThatIsNotCaughtUp) {
   TaskInputs t(EventTime(), kNow);
   t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100));
   t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 1, 5000));
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, 0);  // privacy is empty and at its end
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0);  // privacy is empty and at its end
   std::vector<BufferedRecord> out;
   // Orders has told nothing yet: a backlog of it may still come.
   EXPECT_EQ(t.Release(kNow + 10, 100, &out), kUntimed);
@@ -91,7 +106,7 @@ TEST(TaskInputs, WaitsForAnEmptyInputThatIsNotCaughtUp) {
   out.clear();
   t.Release(kNow + 30, 100, &out);
   EXPECT_THAT(out, IsEmpty());
-  t.MarkEnd(EVENT_TOPIC_ORDERS, 1);
+  AtEnd(t, EVENT_TOPIC_ORDERS, 1);
   EXPECT_EQ(t.Release(kNow + 40, 100, &out), 5000);
   EXPECT_THAT(Names(out), ElementsAre("c1"));
 }
@@ -99,7 +114,7 @@ TEST(TaskInputs, WaitsForAnEmptyInputThatIsNotCaughtUp) {
 TEST(TaskInputs, AnEndBeforeTheLastRecordDoesNotCountAsCaughtUp) {
   TaskInputs t(EventTime(), kNow);
   t.MarkEnd(EVENT_TOPIC_ORDERS, 3);
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, 0);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0);
   t.Push(Rec(EVENT_TOPIC_ORDERS, 3, 10));  // fetched after that end
   t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 20));
   std::vector<BufferedRecord> out;
@@ -111,10 +126,62 @@ TEST(TaskInputs, AnEndBeforeTheLastRecordDoesNotCountAsCaughtUp) {
   EXPECT_TRUE(t.caught_up(EVENT_TOPIC_ORDERS));
 }
 
+TEST(TaskInputs, AConsumerEndIsNotEnoughForARecordThatArrivedAfterIt) {
+  TaskInputs t(EventTime(), kNow);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0, /*arrival=*/9);
+  // The consumer reached the end of orders; then a click arrives (poll 2).
+  // That end may come from a fetch sent before the click was produced, so
+  // an order produced before the click could still be on its way.
+  t.MarkEnd(EVENT_TOPIC_ORDERS, 4);
+  t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100, /*arrival=*/2));
+  std::vector<BufferedRecord> out;
+  t.Release(kNow, 100, &out);
+  EXPECT_THAT(out, IsEmpty());
+  EXPECT_EQ(t.probe_wanted(), 1u << EVENT_TOPIC_ORDERS);
+  // The broker's end asked before the click arrived proves nothing.
+  t.MarkBrokerEnd(EVENT_TOPIC_ORDERS, 4, /*arrival=*/1);
+  t.Release(kNow, 100, &out);
+  EXPECT_THAT(out, IsEmpty());
+  // Asked after it: orders ends where the consumer is, the click goes.
+  t.MarkBrokerEnd(EVENT_TOPIC_ORDERS, 4, /*arrival=*/2);
+  EXPECT_EQ(t.Release(kNow, 100, &out), 100);
+  EXPECT_THAT(Names(out), ElementsAre("c0"));
+  EXPECT_EQ(t.probe_wanted(), 0u);
+}
+
+TEST(TaskInputs, ABrokerEndAheadOfTheConsumerWaitsForTheRecords) {
+  TaskInputs t(EventTime(), kNow);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0, /*arrival=*/9);
+  t.MarkEnd(EVENT_TOPIC_ORDERS, 4);
+  t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100, /*arrival=*/2));
+  // The broker has an order the consumer has not fetched yet.
+  t.MarkBrokerEnd(EVENT_TOPIC_ORDERS, 5, /*arrival=*/2);
+  std::vector<BufferedRecord> out;
+  t.Release(kNow, 100, &out);
+  EXPECT_THAT(out, IsEmpty());
+  t.Push(Rec(EVENT_TOPIC_ORDERS, 4, 50, /*arrival=*/3));
+  EXPECT_EQ(t.Release(kNow, 100, &out), 100);
+  EXPECT_THAT(Names(out), ElementsAre("o4", "c0"));
+}
+
+TEST(TaskInputs, NothingToAskBeforeTheConsumerKnowsWhereItIs) {
+  TaskInputs t(EventTime(), kNow);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0, /*arrival=*/9);
+  t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100, /*arrival=*/1));
+  std::vector<BufferedRecord> out;
+  t.Release(kNow, 100, &out);
+  // Orders has neither a record nor an end: its position is unknown, so a
+  // broker end could not be compared with anything.
+  EXPECT_EQ(t.probe_wanted(), 0u);
+  t.MarkEnd(EVENT_TOPIC_ORDERS, 0);
+  t.Release(kNow, 100, &out);
+  EXPECT_EQ(t.probe_wanted(), 1u << EVENT_TOPIC_ORDERS);
+}
+
 TEST(TaskInputs, StopsWaitingAfterMaxTaskIdle) {
   TaskInputs t(TaskTimeOptions{.wall_clock = false, .max_task_idle_ms = 500},
                kNow);
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, 0);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0);
   t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100));
   std::vector<BufferedRecord> out;
   t.Release(kNow + 499, 100, &out);
@@ -126,7 +193,7 @@ TEST(TaskInputs, StopsWaitingAfterMaxTaskIdle) {
 TEST(TaskInputs, WaitsForEverWithIdleMinusOne) {
   TaskInputs t(TaskTimeOptions{.wall_clock = false, .max_task_idle_ms = -1},
                kNow);
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, 0);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0);
   t.Push(Rec(EVENT_TOPIC_CLICKSTREAM, 0, 100));
   std::vector<BufferedRecord> out;
   t.Release(kNow + 1'000'000'000, 100, &out);
@@ -170,10 +237,10 @@ TEST(TaskInputs, WallClockMovesACaughtUpTaskAfterTheGrace) {
   t.Push(Rec(EVENT_TOPIC_ORDERS, 0, 100));
   std::vector<BufferedRecord> out;
   // Not caught up: the wall clock moves nothing, whatever the time.
-  t.MarkEnd(EVENT_TOPIC_PRIVACY, 0);
-  t.MarkEnd(EVENT_TOPIC_ORDERS, 1);
+  AtEnd(t, EVENT_TOPIC_PRIVACY, 0);
+  AtEnd(t, EVENT_TOPIC_ORDERS, 1);
   EXPECT_EQ(t.Release(kNow + 100'000, 100, &out), kUntimed);
-  t.MarkEnd(EVENT_TOPIC_CLICKSTREAM, 0);
+  AtEnd(t, EVENT_TOPIC_CLICKSTREAM, 0);
   // Caught up from now on; the grace has not passed yet.
   EXPECT_EQ(t.Release(kNow + 200'000, 100, &out), 100);
   EXPECT_EQ(t.Release(kNow + 204'999, 100, &out), 100);
