@@ -30,7 +30,11 @@ function(tailor_cc_binary)
 endfunction()
 
 # LABELS: unit | integration | chaos. TIMEOUT in seconds (default 120).
+# Does nothing when TAILOR_BUILD_TESTS is OFF.
 function(tailor_cc_test)
+  if(NOT TAILOR_BUILD_TESTS)
+    return()
+  endif()
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT T_LABELS)
     set(T_LABELS unit)
@@ -45,7 +49,11 @@ function(tailor_cc_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()
 
+# Does nothing when TAILOR_BUILD_BENCHMARKS is OFF.
 function(tailor_cc_bench)
+  if(NOT TAILOR_BUILD_BENCHMARKS)
+    return()
+  endif()
   cmake_parse_arguments(T "" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${T_NAME} ${T_SRCS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} benchmark::benchmark)

@@ -67,3 +67,4 @@ kill -TERM "$personalizer"
 wait "$personalizer" || { echo "run: personalizer failed"; tail -20 "$work/personalizer.log"; exit 1; }
 cat "$work/loadgen.out"
 grep -E "error|refusing" "$work/personalizer.log" | head -5 || true
+

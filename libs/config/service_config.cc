@@ -1,5 +1,6 @@
 #include "libs/config/service_config.h"
 
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,7 +11,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/descriptor.h"
 #include "libs/config/yaml_proto.h"
 
 namespace tailor::config {
@@ -57,7 +60,97 @@ bool IsHostChar(char c) {
   return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_';
 }
 
+// Appends the (path, field) pairs of the scalar fields of `descriptor`,
+// recursing into singular message fields.
+void CollectScalarFields(
+    const google::protobuf::Descriptor* descriptor, const std::string& prefix,
+    std::vector<std::pair<std::string,
+                          const google::protobuf::FieldDescriptor*>>* out) {
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->is_repeated()) continue;
+    const std::string path = absl::StrCat(prefix, field->name());
+    if (field->cpp_type() ==
+        google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      CollectScalarFields(field->message_type(), absl::StrCat(path, "."), out);
+    } else {
+      out->emplace_back(path, field);
+    }
+  }
+}
+
+// A YAML document setting `path` (dotted) to `value`, as a single-quoted
+// scalar so that it is taken literally.
+std::string YamlForPath(absl::string_view path, absl::string_view value) {
+  std::string yaml;
+  int depth = 0;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (depth > 0) absl::StrAppend(&yaml, "\n");
+    absl::StrAppend(&yaml, std::string(2 * depth, ' '), part, ":");
+    ++depth;
+  }
+  absl::StrAppend(&yaml, " '", absl::StrReplaceAll(value, {{"'", "''"}}),
+                  "'\n");
+  return yaml;
+}
+
 }  // namespace
+
+std::string EnvironmentVariableFor(absl::string_view field_path) {
+  return absl::StrCat("TAILOR_", absl::AsciiStrToUpper(absl::StrReplaceAll(
+                                     field_path, {{".", "_"}})));
+}
+
+std::vector<std::pair<std::string, std::string>> ServiceEnvironmentVariables() {
+  std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>>
+      fields;
+  CollectScalarFields(ServiceConfig::descriptor(), "", &fields);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(fields.size());
+  for (const auto& [path, field] : fields) {
+    out.emplace_back(EnvironmentVariableFor(path), path);
+  }
+  return out;
+}
+
+EnvironmentLookup ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::Status ApplyServiceEnvironment(const EnvironmentLookup& lookup,
+                                     ServiceConfig* config) {
+  std::vector<std::string> errors;
+  std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>>
+      fields;
+  CollectScalarFields(ServiceConfig::descriptor(), "", &fields);
+  for (const auto& [path, field] : fields) {
+    const std::string variable = EnvironmentVariableFor(path);
+    const std::optional<std::string> value = lookup(variable);
+    if (!value.has_value() || value->empty()) continue;
+    ServiceConfig from_env;
+    absl::Status s = ParseYamlIntoProto(YamlForPath(path, *value), &from_env);
+    if (!s.ok()) {
+      errors.push_back(absl::StrCat(variable, ": ", s.message()));
+      continue;
+    }
+    // Clear the field first: MergeFrom skips proto3 zero values, and
+    // TAILOR_PRINT_DECISIONS=false must still override the file.
+    google::protobuf::Message* parent = config;
+    const std::vector<std::string> parts = absl::StrSplit(path, '.');
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      parent = parent->GetReflection()->MutableMessage(
+          parent, parent->GetDescriptor()->FindFieldByName(parts[i]));
+    }
+    parent->GetReflection()->ClearField(parent, field);
+    config->MergeFrom(from_env);
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
+}
 
 void ApplyServiceDefaults(ServiceConfig* config) {
   DefaultString(config->mutable_group_id(), kDefaultGroupId);
@@ -104,6 +197,9 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   }
   if (config->commit_interval_ms() == 0) {
     config->set_commit_interval_ms(kDefaultCommitIntervalMs);
+  }
+  if (!config->has_max_stall_ms()) {
+    config->set_max_stall_ms(kDefaultMaxStallMs);
   }
   if (config->max_buffered_records() == 0) {
     config->set_max_buffered_records(kDefaultMaxBufferedRecords);
@@ -224,6 +320,10 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.max_stream_time_lead_ms() < 0) {
     fail("max_stream_time_lead_ms",
          absl::StrCat("must be >= 0, got ", config.max_stream_time_lead_ms()));
+  }
+  if (config.max_stall_ms() < 0) {
+    fail("max_stall_ms",
+         absl::StrCat("must be >= 0, got ", config.max_stall_ms()));
   }
   if (config.commit_interval_ms() < 1 ||
       config.commit_interval_ms() > kMaxBatchMsLimit) {

@@ -9,8 +9,11 @@
 #ifndef TAILOR_LIBS_CONFIG_SERVICE_CONFIG_H_
 #define TAILOR_LIBS_CONFIG_SERVICE_CONFIG_H_
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +38,7 @@ inline constexpr int64_t kDefaultMinEventTimeMs = 946684800000;  // 2000-01-01.
 inline constexpr int64_t kDefaultMaxTaskIdleMs = 30000;
 inline constexpr int64_t kDefaultWallClockGraceMs = 5000;
 inline constexpr int64_t kDefaultMaxStreamTimeLeadMs = 60000;
+inline constexpr int64_t kDefaultMaxStallMs = 300000;
 inline constexpr int32_t kDefaultCommitIntervalMs = 1000;
 inline constexpr int32_t kDefaultMaxBufferedRecords = 20000;
 
@@ -54,6 +58,30 @@ void ApplyServiceDefaults(tailor::v1::ServiceConfig* config);
 // Errors start with the path.
 [[nodiscard]] absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig(
     const std::string& path);
+
+// The environment variable of a ServiceConfig field path: "TAILOR_" and the
+// path in upper case with "." as "_" ("topics.clickstream" ->
+// "TAILOR_TOPICS_CLICKSTREAM").
+std::string EnvironmentVariableFor(absl::string_view field_path);
+
+// Every (variable, field path) pair ApplyServiceEnvironment reads: one per
+// scalar field of ServiceConfig and of its nested messages, in declaration
+// order.
+std::vector<std::pair<std::string, std::string>> ServiceEnvironmentVariables();
+
+// Looks an environment variable up: its value, or nullopt when unset.
+using EnvironmentLookup =
+    std::function<std::optional<std::string>(const std::string& name)>;
+// The process environment (getenv).
+EnvironmentLookup ProcessEnvironment();
+
+// Sets every field whose variable is set to a non-empty value, parsed as the
+// same value in the YAML file would be (enums by short name, e.g.
+// TAILOR_PROCESSING_GUARANTEE=exactly_once). Fields whose variable is unset
+// keep their value. Returns kInvalidArgument naming each bad variable and its
+// field, all at once.
+[[nodiscard]] absl::Status ApplyServiceEnvironment(
+    const EnvironmentLookup& lookup, tailor::v1::ServiceConfig* config);
 
 // The address the HTTP server listens on, or nullopt when it is disabled.
 std::optional<std::string> HttpListenAddress(

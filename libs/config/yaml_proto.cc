@@ -64,6 +64,48 @@ absl::Status Expected(absl::string_view path, absl::string_view what,
       path, absl::StrCat("expected ", what, ", got ", KindOf(node)), node);
 }
 
+// True for well-formed UTF-8 (no overlong forms, surrogates or code points
+// past U+10FFFF). Protobuf refuses to parse a string field that is not, so a
+// config value that is not would make what tailor writes from it (decisions,
+// profiles) undecodable.
+bool IsValidUtf8(absl::string_view s) {
+  static constexpr uint32_t kMinCodePoint[] = {0, 0x80, 0x800, 0x10000};
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra = 0;
+    uint32_t cp = 0;
+    if ((lead & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = lead & 0x1f;
+    } else if ((lead & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = lead & 0x0f;
+    } else if ((lead & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= extra) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3f);
+    }
+    if (cp < kMinCodePoint[extra] || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
 std::string Join(absl::string_view prefix, absl::string_view name) {
   return prefix.empty() ? std::string(name) : absl::StrCat(prefix, ".", name);
 }
@@ -376,6 +418,9 @@ absl::Status Walker::Single(const YAML::Node& node,
       if (field->type() == FieldDescriptor::TYPE_BYTES &&
           !absl::Base64Unescape(text, &v)) {
         return Expected(path, "base64 bytes", node);
+      }
+      if (field->type() == FieldDescriptor::TYPE_STRING && !IsValidUtf8(v)) {
+        return Expected(path, "UTF-8 text", node);
       }
       repeated ? r->AddString(msg, field, std::move(v))
                : r->SetString(msg, field, std::move(v));

@@ -219,20 +219,25 @@ void Engine::Impl::OnEvent(const v1::Event& event, CallState& s) const {
     escalated = r == GuardResult::kSent;
     if (escalated) dis->set_escalation_sent_at_ms(s.now_ms);
   }
-  auto run = [&](std::optional<Candidate> c) {
-    if (!c.has_value()) return;
-    if (escalated) {
-      Suppress(*c, internal::kEscalatedToAgent, s);
-    } else {
-      Guard(std::move(*c), s);
-    }
+  // The other campaigns make their candidates in evaluation order; then
+  // arbitration decides between them (at most one sent per channel).
+  std::vector<Candidate> candidates;
+  auto add = [&candidates](std::optional<Candidate> c) {
+    if (c.has_value()) candidates.push_back(std::move(*c));
   };
-  run(ServiceRecovery(event, s));
-  run(Loyalty(event, s));
-  run(WinBack(event, s));
-  run(FirstOrder(event, s));
-  run(CartThreshold(event, s));
-  run(BrowseAbandonment(event, s));
+  add(ServiceRecovery(event, s));
+  add(Loyalty(event, s));
+  add(WinBack(event, s));
+  add(FirstOrder(event, s));
+  add(CartThreshold(event, s));
+  add(BrowseAbandonment(event, s));
+  if (escalated) {
+    for (Candidate& c : candidates) {
+      Suppress(c, internal::kEscalatedToAgent, s);
+    }
+    return;
+  }
+  Arbitrate(candidates, s);
 }
 
 std::optional<internal::Candidate> Engine::Impl::HumanEscalation(

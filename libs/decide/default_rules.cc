@@ -128,6 +128,17 @@ v1::RulesConfig DefaultRules() {
   he->set_period_days(30);
   he->set_queue("vip-care");
   he->set_pause_automation_days(7);
+
+  v1::ArbitrationSpec* arb = r.mutable_arbitration();
+  for (const char* name :
+       {"service_recovery", "loyalty", "win_back", "first_order",
+        "cart_threshold", "browse_abandonment", "abandoned_cart"}) {
+    arb->add_priority(name);
+  }
+  arb->set_max_active_coupons(1);
+  arb->add_replace_active_coupon("service_recovery");
+  arb->set_max_messages_per_day(4);
+  arb->set_message_budget_window(v1::MESSAGE_BUDGET_WINDOW_LOCAL_DAY);
   return r;
 }
 

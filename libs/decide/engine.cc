@@ -108,6 +108,28 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
         &impl->cart_threshold, &impl->win_back, &impl->loyalty}) {
     c->paused_by_escalation = true;
   }
+  // Arbitration: rank by arbitration.priority, the unlisted after it in
+  // evaluation order (the order of Impl::OnEvent).
+  const v1::ArbitrationSpec& arb = r.arbitration();
+  internal::Campaign* const in_evaluation_order[] = {
+      &impl->human_escalation,   &impl->service_recovery, &impl->loyalty,
+      &impl->win_back,           &impl->first_order,      &impl->cart_threshold,
+      &impl->browse_abandonment, &impl->abandoned_cart};
+  int next_rank = arb.priority_size();
+  for (internal::Campaign* c : in_evaluation_order) {
+    const auto& listed = arb.priority();
+    const auto it = std::find(listed.begin(), listed.end(), c->name());
+    c->rank = it != listed.end() && !c->name().empty()
+                  ? static_cast<int>(it - listed.begin())
+                  : next_rank++;
+    const auto& replacing = arb.replace_active_coupon();
+    c->replaces_active_coupon =
+        !c->name().empty() && std::find(replacing.begin(), replacing.end(),
+                                        c->name()) != replacing.end();
+  }
+  impl->max_active_coupons = arb.has_max_active_coupons()
+                                 ? arb.max_active_coupons()
+                                 : internal::kDefaultMaxActiveCoupons;
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -2,7 +2,10 @@
 // libs/decide/README.md, and the bookkeeping of sent decisions.
 #include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/time/civil_time.h"
 #include "libs/decide/internal.h"
 
 namespace tailor::decide {
@@ -49,7 +52,69 @@ v1::BudgetUsage* FindBudget(v1::PartitionState* ps, absl::string_view campaign,
   return nullptr;
 }
 
+// The coupon a decision carries, or nullptr.
+const v1::CouponPayload* CouponOf(const v1::Decision& d) {
+  if (d.has_coupon()) return &d.coupon();
+  if (d.has_cart_reminder() && d.cart_reminder().has_coupon()) {
+    return &d.cart_reminder().coupon();
+  }
+  return nullptr;
+}
+
+// Messages the daily budget counts: everything but the agent queue.
+bool CountsAsMessage(v1::Channel channel) {
+  return channel != v1::CHANNEL_AGENT;
+}
+
 }  // namespace
+
+void Engine::Impl::Arbitrate(std::vector<Candidate>& candidates,
+                             CallState& s) const {
+  // Rank, then evaluation order (the vector's order): a total order.
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     return a.campaign->rank < b.campaign->rank;
+                   });
+  struct Winner {
+    v1::Channel channel;
+    std::string decision_id;
+    const Campaign* campaign;
+  };
+  std::vector<Winner> winners;  // Few channels: a flat list.
+  for (Candidate& cand : candidates) {
+    const v1::Channel channel = cand.decision.channel();
+    const Winner* winner = nullptr;
+    for (const Winner& w : winners) {
+      if (w.channel == channel) winner = &w;
+    }
+    if (winner != nullptr) {
+      cand.decision.set_arbitration_winner_id(winner->decision_id);
+      internal::AddFact(&cand.decision, "arbitration_winner_campaign",
+                        winner->campaign->name());
+      Suppress(cand, internal::kArbitration, s);
+      continue;
+    }
+    Winner w{channel, cand.decision.decision_id(), cand.campaign};
+    // A held-out or deferred candidate takes the channel too: a held-out
+    // customer must be treated like the others minus the message, and a
+    // deferred one is sent later.
+    if (Guard(std::move(cand), s) != GuardResult::kSuppressed) {
+      winners.push_back(std::move(w));
+    }
+  }
+}
+
+int64_t Engine::Impl::MessageBudgetStart(const v1::CustomerProfile& p,
+                                         int64_t now_ms) const {
+  if (rules.arbitration().message_budget_window() ==
+      v1::MESSAGE_BUDGET_WINDOW_ROLLING_24H) {
+    return now_ms - internal::kDayMs + 1;
+  }
+  absl::TimeZone storage;
+  const absl::TimeZone& zone = ZoneOf(p, &storage);
+  const absl::CivilDay today(zone.At(absl::FromUnixMillis(now_ms)).cs);
+  return absl::ToUnixMillis(absl::FromCivil(today, zone));
+}
 
 const absl::TimeZone& Engine::Impl::ZoneOf(const v1::CustomerProfile& p,
                                            absl::TimeZone* storage) const {
@@ -114,7 +179,48 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kSuppressed;
     }
   }
-  // 7. Coupon budget of the campaign, per UTC day: this partition's share
+  // 7. Daily message budget across channels.
+  const v1::ArbitrationSpec& arb = rules.arbitration();
+  if (arb.max_messages_per_day() > 0 && CountsAsMessage(d.channel())) {
+    const int64_t from = MessageBudgetStart(p, now);
+    int64_t sent = 0;
+    for (int64_t t : p.messages_sent_at_ms()) {
+      if (t >= from && t <= now) ++sent;
+    }
+    if (sent >= arb.max_messages_per_day()) {
+      internal::AddFact(&d, "messages_in_window", sent);
+      Suppress(cand, internal::kMessageBudget, s);
+      return GuardResult::kSuppressed;
+    }
+  }
+  // 8. No coupon stacking: at most max_active_coupons unexpired, unredeemed
+  // coupons. Recomputed when a deferred decision fires.
+  d.clear_replaces_coupon_code();
+  if (cand.has_coupon && max_active_coupons > 0) {
+    int active = 0;
+    const v1::ActiveCoupon* oldest = nullptr;
+    const v1::ActiveCoupon* newest = nullptr;
+    for (const v1::ActiveCoupon& ac : p.active_coupons()) {
+      if (ac.expires_at_ms() <= now) continue;
+      ++active;
+      if (oldest == nullptr) oldest = &ac;
+      newest = &ac;
+    }
+    if (active >= max_active_coupons) {
+      if (c.replaces_active_coupon) {
+        d.set_replaces_coupon_code(oldest->code());
+      } else if (cand.coupon_optional) {
+        d.mutable_cart_reminder()->clear_coupon();
+        internal::AddFact(&d, "coupon_withheld", internal::kCouponActive);
+        cand.has_coupon = false;
+      } else {
+        internal::AddFact(&d, "active_coupon_code", newest->code());
+        Suppress(cand, internal::kCouponActive, s);
+        return GuardResult::kSuppressed;
+      }
+    }
+  }
+  // 9. Coupon budget of the campaign, per UTC day: this partition's share
   // of the shop-wide budget (which may be 0).
   const int64_t day = internal::EpochDay(now);
   if (cand.has_coupon && c.coupon != nullptr) {
@@ -138,7 +244,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kSuppressed;
     }
   }
-  // 8. Quiet hours in the customer's time zone: defer to the window's end.
+  // 10. Quiet hours in the customer's time zone: defer to the window's end.
   if (QuietHoursApply(d.channel())) {
     absl::TimeZone storage;
     const std::optional<int64_t> end =
@@ -156,7 +262,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
       return GuardResult::kDeferred;
     }
   }
-  // 9. Holdout: logged, never delivered; counts for cooldown and limits.
+  // 11. Holdout: logged, never delivered; counts for cooldown and limits.
   v1::CampaignState* mstate = internal::MutableCampaignState(&p, c.name());
   mstate->set_last_sent_at_ms(now);
   mstate->set_issued(mstate->issued() + 1);
@@ -165,7 +271,7 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
     s.out->decisions.push_back(std::move(d));
     return GuardResult::kHeldOut;
   }
-  // 10. The variant was assigned when the candidate was built. Send.
+  // 12. The variant was assigned when the candidate was built. Send.
   d.set_action(v1::DECISION_ACTION_SEND);
 
   // Bookkeeping of a sent decision: channel stats and caps' window.
@@ -192,9 +298,51 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
     recent->Add(now);
     std::sort(recent->begin(), recent->end());
   }
+  // The daily message budget's history.
+  if (CountsAsMessage(d.channel())) {
+    auto* times = p.mutable_messages_sent_at_ms();
+    int kept_times = 0;
+    for (int i = 0; i < times->size(); ++i) {
+      if (times->Get(i) > now - internal::kMessageHistoryMs) {
+        times->Set(kept_times++, times->Get(i));
+      }
+    }
+    times->Truncate(kept_times);
+    times->Add(now);
+    std::sort(times->begin(), times->end());
+    if (times->size() > internal::kMaxMessageHistory) {
+      times->erase(
+          times->begin(),
+          times->begin() + (times->size() - internal::kMaxMessageHistory));
+    }
+  }
   // Coupons and budgets.
   if (cand.has_coupon) {
     p.set_coupons_issued(p.coupons_issued() + 1);
+    // The coupon takes a slot; expired ones and the one it replaces leave.
+    auto* active = p.mutable_active_coupons();
+    int kept_coupons = 0;
+    for (int i = 0; i < active->size(); ++i) {
+      const v1::ActiveCoupon& ac = active->Get(i);
+      if (ac.expires_at_ms() <= now || ac.code() == d.replaces_coupon_code()) {
+        continue;
+      }
+      if (kept_coupons != i) active->SwapElements(kept_coupons, i);
+      ++kept_coupons;
+    }
+    active->DeleteSubrange(kept_coupons, active->size() - kept_coupons);
+    if (active->size() >= internal::kMaxActiveCoupons) {
+      active->DeleteSubrange(0,
+                             active->size() - internal::kMaxActiveCoupons + 1);
+    }
+    if (const v1::CouponPayload* coupon = CouponOf(d)) {
+      v1::ActiveCoupon* ac = active->Add();
+      ac->set_code(coupon->code());
+      ac->set_campaign(c.name());
+      ac->set_decision_id(d.decision_id());
+      ac->set_issued_at_ms(now);
+      ac->set_expires_at_ms(d.expires_at_ms());
+    }
     auto* budgets = s.partition->mutable_budgets();
     int keep = 0;  // Drop days before yesterday, keeping the order.
     for (int i = 0; i < budgets->size(); ++i) {

@@ -32,6 +32,18 @@ inline constexpr absl::string_view kCooldown = "cooldown";
 inline constexpr absl::string_view kFrequencyCap = "frequency_cap";
 inline constexpr absl::string_view kBudgetExhausted = "budget_exhausted";
 inline constexpr absl::string_view kEscalatedToAgent = "escalated_to_agent";
+inline constexpr absl::string_view kArbitration = "arbitration";
+inline constexpr absl::string_view kCouponActive = "coupon_active";
+inline constexpr absl::string_view kMessageBudget = "message_budget";
+
+// arbitration.max_active_coupons when the rules leave it unset, and its
+// largest allowed value (CustomerProfile.active_coupons holds at most this).
+inline constexpr int kDefaultMaxActiveCoupons = 1;
+inline constexpr int kMaxActiveCoupons = 16;
+// CustomerProfile.messages_sent_at_ms keeps this much history (a local day
+// is at most 25 hours) and at most this many entries.
+inline constexpr int64_t kMessageHistoryMs = 48 * kHourMs;
+inline constexpr int kMaxMessageHistory = 64;
 
 // One campaign as the hot path sees it. Points into Engine::Impl::rules.
 struct Campaign {
@@ -44,6 +56,12 @@ struct Campaign {
   // An automated nudge: paused after an escalation is sent (every campaign
   // but human_escalation and service_recovery_coupon).
   bool paused_by_escalation = false;
+  // Arbitration rank: lower wins. The index in arbitration.priority, else
+  // after every listed campaign in evaluation order.
+  int rank = 0;
+  // In arbitration.replace_active_coupon: its coupon replaces the oldest
+  // active one instead of being suppressed "coupon_active".
+  bool replaces_active_coupon = false;
 
   const std::string& name() const { return common->name(); }
   bool enabled() const { return common->enabled(); }
@@ -166,6 +184,8 @@ struct Engine::Impl {
   int64_t cart_window_ms = 0;     // abandoned_cart.window_hours.
   // Automated nudges pause this long after an escalation is sent; 0: never.
   int64_t escalation_pause_ms = 0;
+  // arbitration.max_active_coupons resolved (unset = 1); 0: no limit.
+  int max_active_coupons = internal::kDefaultMaxActiveCoupons;
 
   Campaign abandoned_cart;
   Campaign browse_abandonment;
@@ -236,14 +256,25 @@ struct Engine::Impl {
                  absl::string_view exclude_product_id,
                  google::protobuf::RepeatedPtrField<std::string>* out) const;
 
+  // --- Arbitration (guards.cc) ---
+  // Runs the candidates of one event through the guards in arbitration
+  // order (rank, then evaluation order): once one of a channel is sent, held
+  // out or deferred, the later ones of that channel are SUPPRESSED
+  // "arbitration" naming its decision id.
+  void Arbitrate(std::vector<Candidate>& candidates, CallState& s) const;
+
   // --- Guards (guards.cc) ---
-  // Runs guards 2-10 (opt-out is checked by the callers) on `cand`, appends
+  // Runs guards 2-12 (opt-out is checked by the callers) on `cand`, appends
   // the decision or a deferral timer to s.out and updates the bookkeeping.
   GuardResult Guard(Candidate cand, CallState& s) const;
   // Appends `cand` as SUPPRESSED with `why`; touches no bookkeeping.
   void Suppress(Candidate& cand, absl::string_view why, CallState& s) const;
   const absl::TimeZone& ZoneOf(const tailor::v1::CustomerProfile& p,
                                absl::TimeZone* storage) const;
+  // First instant (epoch ms) counted by the daily message budget at now_ms:
+  // local midnight in the customer's zone, or now - 24h + 1 (rolling).
+  int64_t MessageBudgetStart(const tailor::v1::CustomerProfile& p,
+                             int64_t now_ms) const;
 };
 
 }  // namespace tailor::decide

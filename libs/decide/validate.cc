@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "libs/base/status_macros.h"
+#include "libs/decide/internal.h"
 #include "libs/decide/rules.h"
 
 namespace tailor::decide {
@@ -106,6 +107,63 @@ absl::Status ValidateCouponCampaign(const v1::CampaignCommon& common,
                                     std::set<std::string>* names) {
   TAILOR_RETURN_IF_ERROR(ValidateCommon(common, path, false, names));
   return ValidateCoupon(coupon, path + ".coupon");
+}
+
+// Every campaign name the file sets, enabled or not.
+std::set<std::string> CampaignNames(const v1::RulesConfig& r) {
+  std::set<std::string> names;
+  for (const v1::CampaignCommon* c :
+       {&r.abandoned_cart().common(), &r.browse_abandonment().common(),
+        &r.first_order_coupon().common(), &r.cart_threshold_coupon().common(),
+        &r.win_back_coupon().common(), &r.loyalty_coupon().common(),
+        &r.service_recovery_coupon().common(),
+        &r.human_escalation().common()}) {
+    if (!c->name().empty()) names.insert(c->name());
+  }
+  return names;
+}
+
+// A list of campaign names: each one a campaign of the file, at most once.
+absl::Status ValidateCampaignList(
+    const google::protobuf::RepeatedPtrField<std::string>& list,
+    const std::string& path, const std::set<std::string>& known) {
+  std::set<std::string> seen;
+  for (int i = 0; i < list.size(); ++i) {
+    const std::string p = absl::StrCat(path, "[", i, "]");
+    if (known.count(list.Get(i)) == 0) {
+      return Invalid(p, absl::StrCat("unknown campaign \"", list.Get(i), "\""));
+    }
+    if (!seen.insert(list.Get(i)).second) {
+      return Invalid(p,
+                     absl::StrCat("\"", list.Get(i),
+                                  "\" is listed twice (duplicate priority)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateArbitration(const v1::RulesConfig& r) {
+  const v1::ArbitrationSpec& a = r.arbitration();
+  const std::set<std::string> known = CampaignNames(r);
+  TAILOR_RETURN_IF_ERROR(
+      ValidateCampaignList(a.priority(), "arbitration.priority", known));
+  TAILOR_RETURN_IF_ERROR(ValidateCampaignList(
+      a.replace_active_coupon(), "arbitration.replace_active_coupon", known));
+  if (a.has_max_active_coupons() &&
+      (a.max_active_coupons() < 0 ||
+       a.max_active_coupons() > internal::kMaxActiveCoupons)) {
+    return Invalid("arbitration.max_active_coupons",
+                   absl::StrCat("must be in 0..", internal::kMaxActiveCoupons,
+                                " (0 = no limit)"));
+  }
+  if (a.max_messages_per_day() < 0) {
+    return Invalid("arbitration.max_messages_per_day",
+                   "must be >= 0 (0 = no limit)");
+  }
+  if (!v1::MessageBudgetWindow_IsValid(a.message_budget_window())) {
+    return Invalid("arbitration.message_budget_window", "unknown value");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -269,7 +327,7 @@ absl::Status ValidateRules(const v1::RulesConfig& r) {
                      "must be >= 0 (0 = no pause)");
     }
   }
-  return absl::OkStatus();
+  return ValidateArbitration(r);
 }
 
 }  // namespace tailor::decide

@@ -48,6 +48,11 @@ std::optional<KafkaErrorInfo> KafkaErrorOf(const absl::Status& status);
 // Whether librdkafka treats this broker/local error code as transient.
 bool IsRetriable(rd_kafka_resp_err_t err);
 
+// Whether the error says this one record can never be produced as it is
+// (too large, invalid), whatever is tried again: the rest of the stream is
+// not at fault.
+bool IsRecordRejected(rd_kafka_resp_err_t err);
+
 }  // namespace tailor::kafka
 
 #endif  // TAILOR_LIBS_KAFKA_ERROR_H_

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <thread>
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -52,6 +54,66 @@ Pipeline::~Pipeline() {
   state_writer_.reset();
 }
 
+namespace {
+
+// The name of the directory a corrupt state is moved into.
+constexpr absl::string_view kCorruptPrefix = "corrupt-";
+
+// Moves every file of `dir` into `dir`/corrupt-<now>/ (inside the directory,
+// so it works on a volume's mount point too), after removing an older such
+// copy: the latest corrupt state stays for inspection, no more.
+absl::Status MoveStateAside(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string aside = absl::StrCat(
+      kCorruptPrefix,
+      absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
+  std::vector<fs::path> entries;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    entries.push_back(e.path());
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("listing ", dir, ": ", ec.message()));
+  }
+  for (const fs::path& path : entries) {
+    if (absl::StartsWith(path.filename().string(), kCorruptPrefix)) {
+      fs::remove_all(path, ec);
+    }
+  }
+  const fs::path target = fs::path(dir) / aside;
+  fs::create_directories(target, ec);
+  for (const fs::path& path : entries) {
+    if (absl::StartsWith(path.filename().string(), kCorruptPrefix)) continue;
+    if (!ec) fs::rename(path, target / path.filename(), ec);
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("moving the state of ", dir, " aside: ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<store::ProfileStore>> Pipeline::OpenStateHealing(
+    const store::StoreOptions& options, tailor::v1::OnCorruptState policy,
+    bool* rebuilt) {
+  absl::StatusOr<std::unique_ptr<store::ProfileStore>> store =
+      store::ProfileStore::Open(options);
+  if (store.ok() || store.status().code() != absl::StatusCode::kDataLoss ||
+      policy == tailor::v1::ON_CORRUPT_STATE_FAIL) {
+    return store;
+  }
+  spdlog::error(
+      "the state in {} is corrupt ({}): moving it aside into {}<time>/ and "
+      "rebuilding it from the changelog (on_corrupt_state)",
+      options.path, store.status().message(), kCorruptPrefix);
+  TAILOR_RETURN_IF_ERROR(MoveStateAside(options.path));
+  *rebuilt = true;
+  return store::ProfileStore::Open(options);
+}
+
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
     PipelineOptions options, std::shared_ptr<const decide::Engine> engine) {
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(options)));
@@ -61,7 +123,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   store_options.path = cfg.state_dir();
   store_options.block_cache_mb = cfg.block_cache_mb();
   store_options.write_buffer_mb = cfg.write_buffer_mb();
-  TAILOR_ASSIGN_OR_RETURN(p->store_, store::ProfileStore::Open(store_options));
+  TAILOR_ASSIGN_OR_RETURN(
+      p->store_, OpenStateHealing(store_options, cfg.on_corrupt_state(),
+                                  &p->state_rebuilt_));
 
   TAILOR_ASSIGN_OR_RETURN(const int partition_count, p->CheckTopics());
   const bool wall = cfg.time_source() != tailor::v1::TIME_SOURCE_EVENT;
@@ -399,7 +463,11 @@ absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
   for (const BufferedRecord& b : released_) inputs_.push_back(b.input);
   const int64_t cap = StreamTimeCap(wall_now_ms);
   if (!inputs_.empty()) {
+    const absl::Time start = absl::Now();
     TAILOR_RETURN_IF_ERROR(processor_->ProcessBatch(inputs_, wall_now_ms, cap));
+    if (options_.observer.batch_processed) {
+      options_.observer.batch_processed(inputs_.size(), absl::Now() - start);
+    }
   }
   for (const auto& [partition, watermark] : watermarks) {
     if (watermark == kUntimed || !processor_->HasPartition(partition)) continue;
@@ -449,18 +517,46 @@ absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
     for (const auto& [name, value] : out.headers) {
       headers.push_back({name, value});
     }
-    TAILOR_RETURN_IF_ERROR(producer_->Produce(
+    absl::Status produced = producer_->Produce(
         out.topic, out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition,
         out.key, out.value, headers, /*timestamp_ms=*/0,
-        /*track_offset=*/out.kind == OutputKind::kChangelog, seq));
+        /*track_offset=*/out.kind == OutputKind::kChangelog, seq);
+    if (!produced.ok()) {
+      const std::optional<kafka::KafkaErrorInfo> info =
+          kafka::KafkaErrorOf(produced);
+      if (exactly_once() || !info.has_value() ||
+          !kafka::IsRecordRejected(info->code)) {
+        return produced;
+      }
+      // Retrying cannot help and must not stop the partition.
+      ++undeliverable_outputs_;
+      spdlog::error(
+          "a record of {} bytes for {} can never be produced, "
+          "skipped: {}",
+          out.key.size() + out.value.size(), out.topic, produced.ToString());
+      continue;
+    }
     if (seq != 0) commit_log_.Produced(seq);
+    if (out.kind == OutputKind::kDeadLetter && options_.observer.dead_letter) {
+      options_.observer.dead_letter(out);
+    }
   }
   return absl::OkStatus();
 }
 
 void Pipeline::OnDelivery(uint64_t seq, const rd_kafka_message_t& msg) {
-  const bool ok = msg.err == RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (!ok) {
+  bool ok = msg.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!ok && !exactly_once() && kafka::IsRecordRejected(msg.err)) {
+    // The broker refuses this record for good: redoing the commit would
+    // only fail again, forever.
+    ++undeliverable_outputs_;
+    spdlog::error(
+        "the broker refused a record of {} bytes for {}[{}] for "
+        "good, skipped: {}",
+        msg.len, msg.rkt != nullptr ? rd_kafka_topic_name(msg.rkt) : "?",
+        msg.partition, rd_kafka_err2str(msg.err));
+    ok = true;
+  } else if (!ok) {
     spdlog::error("delivery of commit {} to {}[{}] failed: {}", seq,
                   msg.rkt != nullptr ? rd_kafka_topic_name(msg.rkt) : "?",
                   msg.partition, rd_kafka_err2str(msg.err));
@@ -521,6 +617,7 @@ void Pipeline::SealOpenCommit() {
   processor_->PrepareCommit();
   ProduceIntoOpenCommit();
   pending_.back().prepared = processor_->TakePrepared();
+  pending_.back().sealed_at = absl::Now();
   commit_log_.Seal(seq);
 }
 
@@ -566,11 +663,23 @@ absl::Status Pipeline::WriteDurableCommits() {
   return absl::OkStatus();
 }
 
+absl::Duration Pipeline::stalled_for() const {
+  return absl::Nanoseconds(absl::GetCurrentTimeNanos() - progress_ns_.load());
+}
+
 void Pipeline::ReapWrittenCommits() {
   const uint64_t written = state_writer_->written();
+  if (pending_.empty() && !commit_log_.has_open()) {
+    progress_ns_.store(absl::GetCurrentTimeNanos());  // nothing in flight
+  }
   while (!pending_.empty() && pending_.front().seq <= written &&
          pending_.front().prepared.has_value()) {
+    progress_ns_.store(absl::GetCurrentTimeNanos());
     processor_->MarkDurable(*pending_.front().prepared);
+    if (options_.observer.commit_durable) {
+      options_.observer.commit_durable(absl::Now() -
+                                       pending_.front().sealed_at);
+    }
     pending_.pop_front();
   }
   if (state_writer_->failing()) {
@@ -691,7 +800,10 @@ absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
     transaction_open_ = true;
     open_since_ = absl::Now();
   }
-  if (!transaction_open_) return absl::OkStatus();
+  if (!transaction_open_) {
+    progress_ns_.store(absl::GetCurrentTimeNanos());  // nothing in flight
+    return absl::OkStatus();
+  }
   // Decisions go out at once, inside the open transaction.
   if (absl::Status s = ProduceOutputs(/*seq=*/0); !s.ok()) {
     return AbortAndRewind(s);
@@ -709,6 +821,7 @@ absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
 // commits; the local state is written after it, so it is never ahead of
 // Kafka (when it is behind after a crash, the restore catches it up).
 absl::Status Pipeline::CommitExactlyOnce() {
+  const absl::Time start = absl::Now();
   processor_->PrepareCommit();
   std::vector<kafka::TopicPartition> offsets;
   for (const TopicOffset& o : processor_->prepared_offsets()) {
@@ -731,6 +844,10 @@ absl::Status Pipeline::CommitExactlyOnce() {
   transaction_open_ = false;
   RecordChangelogPositions();
   TAILOR_RETURN_IF_ERROR(WriteStateRetrying());
+  progress_ns_.store(absl::GetCurrentTimeNanos());
+  if (options_.observer.commit_durable) {
+    options_.observer.commit_durable(absl::Now() - start);
+  }
   ready_.store(assigned_count_.load() > 0);
   return absl::OkStatus();
 }

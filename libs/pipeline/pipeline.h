@@ -35,6 +35,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "libs/decide/engine.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
@@ -58,6 +60,16 @@ struct PipelineOptions {
   kafka::Properties producer_properties;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
+  // Called on the pipeline thread, for metrics; each may be empty.
+  struct Observer {
+    // A batch of `records` went through the processor in `took`.
+    std::function<void(size_t records, absl::Duration took)> batch_processed;
+    // A commit became durable `took` after it was sealed (at least once) or
+    // its transaction began to commit (exactly once).
+    std::function<void(absl::Duration took)> commit_durable;
+    // A dead letter is produced (headers: source topic, error).
+    std::function<void(const OutputRecord&)> dead_letter;
+  } observer;
 };
 
 class Pipeline : public kafka::RebalanceListener {
@@ -94,6 +106,19 @@ class Pipeline : public kafka::RebalanceListener {
     return commit_failures_.load() + state_writer_->failures();
   }
 
+  // Output records that could never be produced (refused as too large or
+  // invalid) and were skipped so their partition goes on (at least once).
+  int64_t undeliverable_outputs() const {
+    return undeliverable_outputs_.load();
+  }
+  // Whether the state directory was found corrupt at start and is being
+  // rebuilt from the changelog.
+  bool state_rebuilt() const { return state_rebuilt_; }
+  // How long work has been in flight without any commit becoming durable
+  // (about 0 while commits go through or nothing is in flight).
+  // Thread-safe.
+  absl::Duration stalled_for() const;
+
   // kafka::RebalanceListener (called on the pipeline thread inside a poll).
   void OnPartitionsAssigned(
       std::vector<kafka::TopicPartition>& partitions) override;
@@ -102,6 +127,11 @@ class Pipeline : public kafka::RebalanceListener {
 
  private:
   explicit Pipeline(PipelineOptions options);
+  // Opens the state; a directory RocksDB reports corrupt is moved aside and
+  // started afresh (sets *rebuilt) unless the policy says FAIL.
+  static absl::StatusOr<std::unique_ptr<store::ProfileStore>> OpenStateHealing(
+      const store::StoreOptions& options, tailor::v1::OnCorruptState policy,
+      bool* rebuilt);
   // The partition count of the (co-partitioned) input topics.
   [[nodiscard]] absl::StatusOr<int> CheckTopics();
   // Buffers the polled records and partition ends in their tasks' inputs.
@@ -176,6 +206,7 @@ class Pipeline : public kafka::RebalanceListener {
   struct PendingCommit {
     CommitLog::Seq seq = 0;
     std::optional<Processor::PreparedCommit> prepared;  // set when sealed
+    absl::Time sealed_at;
     // Next changelog offset per partition, from its delivery reports.
     absl::flat_hash_map<int32_t, int64_t> changelog_next;
   };
@@ -202,6 +233,10 @@ class Pipeline : public kafka::RebalanceListener {
   absl::Status rebalance_error_;
   int64_t aborted_transactions_ = 0;
   std::atomic<int64_t> commit_failures_{0};
+  std::atomic<int64_t> undeliverable_outputs_{0};
+  bool state_rebuilt_ = false;
+  // When a commit last became durable or nothing was in flight (Unix ns).
+  std::atomic<int64_t> progress_ns_{absl::GetCurrentTimeNanos()};
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};

@@ -8,6 +8,9 @@
 #include "libs/base/status_macros.h"
 #include "libs/pipeline/changelog.h"
 #include "libs/profile/fold.h"
+#include "libs/profile/limits.h"
+#include "libs/profile/validate.h"
+#include "spdlog/spdlog.h"
 
 namespace tailor::pipeline {
 namespace {
@@ -172,6 +175,7 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
     }
     verdicts_[i] =
         profile::ValidateEvent(event, rec.kind, options_.limits, wall_now_ms);
+    if (verdicts_[i].ok()) profile::NormalizeEnums(&event);
     if (verdicts_[i].ok() && rec.key != event.customer_id()) {
       verdicts_[i] =
           absl::InvalidArgumentError("message key does not match customer_id");
@@ -318,17 +322,33 @@ void Processor::EmitOutcome(PartitionTask& task, CachedProfile* entry,
 void Processor::EmitDeadLetter(const InputRecord& rec,
                                absl::string_view error) {
   ++stats_.dead_letters;
-  OutputRecord& out =
-      outputs_.emplace_back(OutputRecord{OutputKind::kDeadLetter,
-                                         options_.topics.dead_letter(),
-                                         -1,
-                                         std::string(rec.key),
-                                         std::string(rec.value),
-                                         {}});
+  // A copy too large for a Kafka record keeps its first bytes only.
+  const bool truncate =
+      rec.key.size() + rec.value.size() > kMaxDeadLetterCopyBytes;
+  const size_t key_bytes =
+      truncate ? std::min(rec.key.size(), kMaxIdBytes) : rec.key.size();
+  const size_t value_bytes =
+      truncate ? std::min(rec.value.size(), kDeadLetterTruncatedBytes)
+               : rec.value.size();
+  OutputRecord& out = outputs_.emplace_back(
+      OutputRecord{OutputKind::kDeadLetter,
+                   options_.topics.dead_letter(),
+                   -1,
+                   std::string(rec.key.substr(0, key_bytes)),
+                   std::string(rec.value.substr(0, value_bytes)),
+                   {}});
   out.headers.emplace_back(kHeaderSourceTopic, rec.topic);
   out.headers.emplace_back(kHeaderSourcePartition, absl::StrCat(rec.partition));
   out.headers.emplace_back(kHeaderSourceOffset, absl::StrCat(rec.offset));
   out.headers.emplace_back(kHeaderError, error);
+  if (truncate) {
+    ++stats_.dead_letters_truncated;
+    out.headers.emplace_back(kHeaderTruncated, "true");
+    out.headers.emplace_back(kHeaderOriginalKeyBytes,
+                             absl::StrCat(rec.key.size()));
+    out.headers.emplace_back(kHeaderOriginalValueBytes,
+                             absl::StrCat(rec.value.size()));
+  }
 }
 
 void Processor::PrepareCommit() {
@@ -353,6 +373,13 @@ void Processor::PrepareCommit() {
       }
       if (!entry.exists) return;
       entry.profile.SerializeToString(&scratch_);
+      if (scratch_.size() > profile::kMaxProfileBytes &&
+          profile::TrimToBytes(profile::kMaxProfileBytes, &entry.profile)) {
+        ++stats_.profiles_trimmed;
+        spdlog::warn("a profile of {} bytes in partition {} was trimmed to {}",
+                     scratch_.size(), p, entry.profile.ByteSizeLong());
+        entry.profile.SerializeToString(&scratch_);
+      }
       batch_.PutProfile(p, id, scratch_);
       if (options_.emit_changelog) {
         outputs_.push_back(OutputRecord{OutputKind::kChangelog,

@@ -60,6 +60,10 @@ struct ProcessorStats {
   int64_t profiles_created = 0;
   int64_t profiles_erased = 0;
   int64_t commits = 0;
+  // Profiles cut down to profile::kMaxProfileBytes before being written.
+  int64_t profiles_trimmed = 0;
+  // Dead letters whose original was too large to copy whole.
+  int64_t dead_letters_truncated = 0;
   // Indexed by tailor::v1::DecisionKind and DecisionAction.
   std::array<int64_t, 5> decisions_by_kind{};
   std::array<int64_t, 4> decisions_by_action{};

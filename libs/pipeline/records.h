@@ -5,6 +5,7 @@
 #ifndef TAILOR_LIBS_PIPELINE_RECORDS_H_
 #define TAILOR_LIBS_PIPELINE_RECORDS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -23,6 +24,21 @@ inline constexpr absl::string_view kHeaderSourcePartition =
 inline constexpr absl::string_view kHeaderSourceOffset = "tailor-source-offset";
 inline constexpr absl::string_view kHeaderError = "tailor-error";
 inline constexpr absl::string_view kHeaderDecisionId = "tailor-decision-id";
+// On a dead letter whose original was too large to copy whole: "true", and
+// the original's key and value sizes in bytes.
+inline constexpr absl::string_view kHeaderTruncated = "tailor-truncated";
+inline constexpr absl::string_view kHeaderOriginalKeyBytes =
+    "tailor-original-key-bytes";
+inline constexpr absl::string_view kHeaderOriginalValueBytes =
+    "tailor-original-value-bytes";
+
+// A dead letter copies the original key and value whole up to this many
+// bytes together (under the 1,000,000 bytes a producer sends by default).
+// A larger original keeps its first kDeadLetterTruncatedBytes of value and
+// kMaxIdBytes of key, and says so in the headers above.
+inline constexpr size_t kMaxDeadLetterCopyBytes = 900'000;
+inline constexpr size_t kDeadLetterTruncatedBytes = 64 * 1024;
+inline constexpr size_t kMaxIdBytes = 1024;
 
 // One consumed input message. The views stay valid until the batch is done.
 struct InputRecord {

@@ -418,6 +418,12 @@ void CartAdd(const LineItem& in, int64_t t, Cart* cart) {
       *line->mutable_category_id() = in.category_id();
     }
   } else {
+    if (cart->items_size() >= kMaxCartLines) {
+      const Times& times = cart->item_added_at_ms();
+      RemoveLine(static_cast<int>(std::min_element(times.begin(), times.end()) -
+                                  times.begin()),
+                 cart);
+    }
     *cart->add_items() = in;
     cart->add_item_added_at_ms(t);
   }
@@ -449,6 +455,20 @@ void SubtractLifetimeValue(int64_t amount, absl::string_view currency,
       std::max<int64_t>(0, SaturatingSub(ltv->minor_units(), amount)));
 }
 
+// A redeemed coupon frees its arbitration slot: the active coupon with this
+// code leaves CustomerProfile.active_coupons (order kept). Unknown codes
+// (not issued by tailor, or already gone) change nothing.
+void CouponRedeemed(absl::string_view code, CustomerProfile* profile) {
+  if (code.empty()) return;
+  auto* active = profile->mutable_active_coupons();
+  for (int i = 0; i < active->size(); ++i) {
+    if (active->Get(i).code() == code) {
+      active->DeleteSubrange(i, 1);
+      return;
+    }
+  }
+}
+
 void OrderPlaced(const tailor::v1::OrderPlaced& order, int64_t t,
                  const Params& params, CustomerProfile* profile) {
   profile->set_orders(SaturatingAdd(profile->orders(), 1));
@@ -461,6 +481,7 @@ void OrderPlaced(const tailor::v1::OrderPlaced& order, int64_t t,
   }
   if (!order.coupon_code().empty()) {
     profile->set_coupon_orders(profile->coupon_orders() + 1);
+    CouponRedeemed(order.coupon_code(), profile);
   }
 
   const bool newest_order =
@@ -742,6 +763,7 @@ FoldResult FoldEvent(const Event& event, const ProfileSpec& spec,
       break;
     case Event::kCouponRedeemed:
       profile->set_coupons_redeemed(profile->coupons_redeemed() + 1);
+      CouponRedeemed(event.coupon_redeemed().coupon_code(), profile);
       break;
     case Event::kOrderPlaced:
       OrderPlaced(event.order_placed(), t, params, profile);

@@ -28,6 +28,10 @@ inline constexpr int64_t kDefaultSessionGapMinutes = 30;
 // At most this many entries are kept in each Dissatisfaction list (oldest are
 // dropped first), on top of the horizon.
 inline constexpr int kMaxDissatisfactionEntries = 64;
+// Lines a cart keeps: a cart_add of a new product into a full cart drops the
+// line added longest ago (a cart of 100 lines of 128-byte ids stays under
+// 30 KiB).
+inline constexpr int kMaxCartLines = 100;
 
 // Affinity increments per signal.
 inline constexpr double kProductViewWeight = 1.0;

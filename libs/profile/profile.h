@@ -6,6 +6,7 @@
 #define TAILOR_LIBS_PROFILE_PROFILE_H_
 
 #include "libs/profile/fold.h"
+#include "libs/profile/limits.h"
 #include "libs/profile/purchases.h"
 #include "libs/profile/validate.h"
 

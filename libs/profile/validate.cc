@@ -73,10 +73,16 @@ bool IsCurrencyCode(absl::string_view code) {
   return true;
 }
 
-absl::Status CheckMoney(const Money& money, const Path& path) {
+absl::Status CheckMoney(const Money& money, const Path& path,
+                        const ValidationLimits& limits) {
   if (money.minor_units() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("negative amount in ", Render(path)));
+  }
+  if (money.minor_units() > limits.max_amount_minor) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("amount in ", Render(path), " above the maximum (",
+                     money.minor_units(), " > ", limits.max_amount_minor, ")"));
   }
   if (!IsCurrencyCode(money.currency())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -85,7 +91,8 @@ absl::Status CheckMoney(const Money& money, const Path& path) {
   return absl::OkStatus();
 }
 
-absl::Status CheckLineItem(const LineItem& item, const Path& path) {
+absl::Status CheckLineItem(const LineItem& item, const Path& path,
+                           const ValidationLimits& limits) {
   TAILOR_RETURN_IF_ERROR(
       CheckRequiredId(item.product_id(), Path{&path, "product_id"}));
   TAILOR_RETURN_IF_ERROR(
@@ -94,14 +101,26 @@ absl::Status CheckLineItem(const LineItem& item, const Path& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(Render(path), ".quantity must be > 0"));
   }
-  return CheckMoney(item.unit_price(), Path{&path, "unit_price"});
+  if (item.quantity() > limits.max_quantity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Render(path), ".quantity above the maximum (",
+                     item.quantity(), " > ", limits.max_quantity, ")"));
+  }
+  return CheckMoney(item.unit_price(), Path{&path, "unit_price"}, limits);
 }
 
 template <typename Items>
 absl::Status CheckLineItems(const Items& items, const Path& parent,
-                            absl::string_view name) {
+                            absl::string_view name,
+                            const ValidationLimits& limits) {
+  if (items.size() > limits.max_line_items) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Render(Path{&parent, name}), " has too many lines (",
+                     items.size(), " > ", limits.max_line_items, ")"));
+  }
   for (int i = 0; i < items.size(); ++i) {
-    TAILOR_RETURN_IF_ERROR(CheckLineItem(items.Get(i), Path{&parent, name, i}));
+    TAILOR_RETURN_IF_ERROR(
+        CheckLineItem(items.Get(i), Path{&parent, name, i}, limits));
   }
   return absl::OkStatus();
 }
@@ -137,11 +156,6 @@ absl::Status CheckEventTime(int64_t event_time_ms,
 
 absl::Status CheckContext(const tailor::v1::Context& context) {
   const Path root{nullptr, "context"};
-  if (!tailor::v1::DeviceClass_IsValid(context.device())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("context.device has unknown value ",
-                     static_cast<int>(context.device())));
-  }
   TAILOR_RETURN_IF_ERROR(CheckCode(context.locale(), Path{&root, "locale"}));
   TAILOR_RETURN_IF_ERROR(CheckCode(context.region(), Path{&root, "region"}));
   TAILOR_RETURN_IF_ERROR(
@@ -149,7 +163,7 @@ absl::Status CheckContext(const tailor::v1::Context& context) {
   return CheckOptionalId(context.session_id(), Path{&root, "session_id"});
 }
 
-absl::Status CheckPayload(const Event& event) {
+absl::Status CheckPayload(const Event& event, const ValidationLimits& limits) {
   const Path root{nullptr, PayloadName(event.payload_case())};
   switch (event.payload_case()) {
     case Event::kPageView: {
@@ -164,7 +178,7 @@ absl::Status CheckPayload(const Event& event) {
           CheckRequiredId(p.product_id(), Path{&root, "product_id"}));
       TAILOR_RETURN_IF_ERROR(
           CheckOptionalId(p.category_id(), Path{&root, "category_id"}));
-      return CheckMoney(p.price(), Path{&root, "price"});
+      return CheckMoney(p.price(), Path{&root, "price"}, limits);
     }
     case Event::kSearch: {
       const auto& p = event.search();
@@ -178,7 +192,7 @@ absl::Status CheckPayload(const Event& event) {
     case Event::kCartAdd: {
       const Path item{&root, "item"};
       if (!event.cart_add().has_item()) return Missing(item);
-      return CheckLineItem(event.cart_add().item(), item);
+      return CheckLineItem(event.cart_add().item(), item, limits);
     }
     case Event::kCartRemove: {
       const auto& p = event.cart_remove();
@@ -191,7 +205,7 @@ absl::Status CheckPayload(const Event& event) {
     }
     case Event::kCheckoutStarted:
       return CheckMoney(event.checkout_started().cart_value(),
-                        Path{&root, "cart_value"});
+                        Path{&root, "cart_value"}, limits);
     case Event::kAppOpen:
       return absl::OkStatus();
     case Event::kPushOpened: {
@@ -211,8 +225,9 @@ absl::Status CheckPayload(const Event& event) {
       const auto& p = event.order_placed();
       TAILOR_RETURN_IF_ERROR(
           CheckRequiredId(p.order_id(), Path{&root, "order_id"}));
-      TAILOR_RETURN_IF_ERROR(CheckLineItems(p.items(), root, "items"));
-      TAILOR_RETURN_IF_ERROR(CheckMoney(p.total(), Path{&root, "total"}));
+      TAILOR_RETURN_IF_ERROR(CheckLineItems(p.items(), root, "items", limits));
+      TAILOR_RETURN_IF_ERROR(
+          CheckMoney(p.total(), Path{&root, "total"}, limits));
       return CheckOptionalId(p.coupon_code(), Path{&root, "coupon_code"});
     }
     case Event::kOrderCancelled: {
@@ -225,7 +240,7 @@ absl::Status CheckPayload(const Event& event) {
       const auto& p = event.order_returned();
       TAILOR_RETURN_IF_ERROR(
           CheckRequiredId(p.order_id(), Path{&root, "order_id"}));
-      TAILOR_RETURN_IF_ERROR(CheckLineItems(p.items(), root, "items"));
+      TAILOR_RETURN_IF_ERROR(CheckLineItems(p.items(), root, "items", limits));
       return CheckCode(p.reason(), Path{&root, "reason"});
     }
     case Event::kOrderDelivered:
@@ -234,12 +249,12 @@ absl::Status CheckPayload(const Event& event) {
     case Event::kConsentUpdated: {
       const auto& channels = event.consent_updated().granted_channels();
       for (int i = 0; i < channels.size(); ++i) {
+        // A channel this build does not know is dropped (NormalizeEnums).
         const int value = channels.Get(i);
-        if (value == tailor::v1::CHANNEL_UNSPECIFIED ||
-            !tailor::v1::Channel_IsValid(value)) {
+        if (value == tailor::v1::CHANNEL_UNSPECIFIED) {
           return absl::InvalidArgumentError(
               absl::StrCat("consent_updated.granted_channels[", i,
-                           "] has invalid value ", value));
+                           "] is CHANNEL_UNSPECIFIED"));
         }
       }
       return absl::OkStatus();
@@ -316,6 +331,24 @@ absl::string_view TopicKindName(EventTopic topic) {
   }
 }
 
+void NormalizeEnums(Event* event) {
+  if (event->has_context() &&
+      !tailor::v1::DeviceClass_IsValid(event->context().device())) {
+    event->mutable_context()->set_device(tailor::v1::DEVICE_CLASS_UNSPECIFIED);
+  }
+  if (event->has_consent_updated()) {
+    auto* channels =
+        event->mutable_consent_updated()->mutable_granted_channels();
+    int keep = 0;
+    for (int i = 0; i < channels->size(); ++i) {
+      if (tailor::v1::Channel_IsValid(channels->Get(i))) {
+        channels->Set(keep++, channels->Get(i));
+      }
+    }
+    channels->Truncate(keep);
+  }
+}
+
 absl::Status ValidateEvent(const Event& event, EventTopic arrived_on,
                            const ValidationLimits& limits, int64_t now_ms) {
   TAILOR_RETURN_IF_ERROR(
@@ -323,7 +356,7 @@ absl::Status ValidateEvent(const Event& event, EventTopic arrived_on,
   // Control characters are refused so that no customer id can collide with
   // the changelog's checkpoint key, which starts with a NUL byte.
   for (const char c : event.customer_id()) {
-    if (static_cast<unsigned char>(c) < 0x20) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(
           "customer_id contains a control character");
     }
@@ -342,7 +375,7 @@ absl::Status ValidateEvent(const Event& event, EventTopic arrived_on,
   }
   if (event.has_context())
     TAILOR_RETURN_IF_ERROR(CheckContext(event.context()));
-  return CheckPayload(event);
+  return CheckPayload(event, limits);
 }
 
 }  // namespace tailor::profile

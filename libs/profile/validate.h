@@ -23,10 +23,21 @@ inline constexpr int kMaxCodeLength = 64;
 
 // Limits for validation; the pipeline fills them from ServiceConfig
 // (min_event_time_ms, max_event_skew_hours). A plain value type.
+// The ranges keep every sum tailor makes of them (a cart of
+// ProfileLimits::max_cart_lines lines, an order) far inside int64.
 struct ValidationLimits {
   int64_t min_event_time_ms = 946684800000;  // 2000-01-01T00:00:00Z.
   int64_t max_future_skew_ms = 24LL * 3600 * 1000;
+  // Largest amount in minor units (10^12: ten billion in a currency with
+  // two decimals).
+  int64_t max_amount_minor = 1'000'000'000'000;
+  int32_t max_quantity = 10'000;   // Units of one line item.
+  int32_t max_line_items = 1'000;  // Lines of one order, return or cancel.
 };
+
+// Replaces enum values this build does not know (written by a newer
+// producer) by UNSPECIFIED, so they are folded as "not said".
+void NormalizeEnums(tailor::v1::Event* event);
 
 // Which topic an event's payload belongs on (from the payload case: fields
 // 10-29 clickstream, 30-49 orders, 50-69 privacy; UNSPECIFIED if no payload).

@@ -3,6 +3,11 @@
 //
 //   personalizer --config=personalizer.yaml [--bootstrap_servers=...]
 //
+// Every config field can also be set by an environment variable
+// (TAILOR_<FIELD>, e.g. TAILOR_BOOTSTRAP_SERVERS, TAILOR_TOPICS_CLICKSTREAM);
+// flags override the environment, which overrides the file. All values are
+// checked before the service waits for anything (a bootstrap file, a broker).
+//
 // SIGTERM/SIGINT finish the batch, commit and leave the group; SIGHUP reloads
 // the rules file (an invalid file is refused and the old rules keep running).
 #include <pthread.h>
@@ -11,14 +16,13 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -26,11 +30,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "libs/base/build_info.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
+#include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/config/service_config.h"
 #include "libs/config/yaml_proto.h"
 #include "libs/decide/engine.h"
+#include "libs/kafka/config.h"
 #include "libs/pipeline/pipeline.h"
 #include "services/personalizer/decision_line.h"
 #include "services/personalizer/http_server.h"
@@ -66,7 +76,6 @@ ABSL_FLAG(int, print_decisions_per_kind_per_s, 0,
           "per second (0: all).");
 ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(),
           "Stop after this long (0: run until SIGTERM).");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(std::vector<std::string>, kafka_consumer_property, {},
           "Extra librdkafka properties for the group consumer, as "
           "key=value[,key=value...] (e.g. session.timeout.ms=6000); values "
@@ -92,17 +101,37 @@ absl::StatusOr<std::string> ReadBootstrapFile(const std::string& path) {
       "bootstrap_file: no bootstrap.servers= line in ", path, " after 30 s"));
 }
 
+// The --kafka_consumer_property values, each checked by librdkafka (an
+// unknown key or a bad value is refused here, before any broker is asked).
+absl::StatusOr<kafka::Properties> ConsumerProperties() {
+  kafka::Properties properties;
+  for (const std::string& kv : absl::GetFlag(FLAGS_kafka_consumer_property)) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka_consumer_property: expected key=value, got \"", kv, "\""));
+    }
+    properties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (absl::StatusOr<kafka::ConfPtr> conf = kafka::MakeConf(properties);
+      !conf.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_consumer_property: ", conf.status().message()));
+  }
+  return properties;
+}
+
+// The config file, then the TAILOR_* environment, then the flags; defaults
+// applied and everything validated before the bootstrap file is waited for.
 absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
   tailor::v1::ServiceConfig cfg;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     TAILOR_RETURN_IF_ERROR(config::LoadYamlFileIntoProto(path, &cfg));
   }
+  TAILOR_RETURN_IF_ERROR(
+      config::ApplyServiceEnvironment(config::ProcessEnvironment(), &cfg));
   if (auto v = absl::GetFlag(FLAGS_bootstrap_servers); !v.empty()) {
     cfg.set_bootstrap_servers(v);
-  }
-  if (auto v = absl::GetFlag(FLAGS_bootstrap_file); !v.empty()) {
-    TAILOR_ASSIGN_OR_RETURN(std::string servers, ReadBootstrapFile(v));
-    cfg.set_bootstrap_servers(servers);
   }
   if (auto v = absl::GetFlag(FLAGS_state_dir); !v.empty()) cfg.set_state_dir(v);
   if (auto v = absl::GetFlag(FLAGS_group_id); !v.empty()) cfg.set_group_id(v);
@@ -142,13 +171,41 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
     }
     cfg.set_processing_guarantee(guarantee);
   }
+  const std::string bootstrap_file = absl::GetFlag(FLAGS_bootstrap_file);
+  if (!bootstrap_file.empty() && cfg.bootstrap_servers().empty()) {
+    // Validated with a stand-in; the file is read below.
+    cfg.set_bootstrap_servers("from-bootstrap-file:0");
+  }
   config::ApplyServiceDefaults(&cfg);
   TAILOR_RETURN_IF_ERROR(config::ValidateServiceConfig(cfg));
+  if (!bootstrap_file.empty()) {
+    TAILOR_ASSIGN_OR_RETURN(std::string servers,
+                            ReadBootstrapFile(bootstrap_file));
+    cfg.set_bootstrap_servers(servers);
+  }
   return cfg;
 }
 
-absl::StatusOr<std::shared_ptr<const decide::Engine>> LoadRules(
-    const std::string& path) {
+// A fingerprint of the rules (of their content, not of the file's layout),
+// logged at start and at every reload so that the running rules can be told
+// apart.
+std::string RulesFingerprint(const tailor::v1::RulesConfig& rules) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    rules.SerializeToCodedStream(&coded);
+  }
+  return absl::StrCat(absl::Hex(StableHash64({bytes}), absl::kZeroPad16));
+}
+
+struct LoadedRules {
+  std::shared_ptr<const decide::Engine> engine;
+  std::string fingerprint;
+};
+
+absl::StatusOr<LoadedRules> LoadRules(const std::string& path) {
   tailor::v1::RulesConfig rules = decide::DefaultRules();
   if (!path.empty()) {
     rules.Clear();
@@ -156,10 +213,13 @@ absl::StatusOr<std::shared_ptr<const decide::Engine>> LoadRules(
   }
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<decide::Engine> engine,
                           decide::Engine::Create(rules));
-  return std::shared_ptr<const decide::Engine>(std::move(engine));
+  return LoadedRules{std::shared_ptr<const decide::Engine>(std::move(engine)),
+                     RulesFingerprint(rules)};
 }
 
-void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed) {
+// `suppressed_by`: suppressed decisions by the guard that stopped them.
+void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed,
+                  const std::map<std::string, int64_t>& suppressed_by) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
   const auto kind = [&](tailor::v1::DecisionKind k) {
     return s.decisions_by_kind[k];
@@ -183,6 +243,12 @@ void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed) {
           s.decisions_by_action[tailor::v1::DECISION_ACTION_SUPPRESSED]),
       static_cast<long long>(s.timers_fired), seconds,
       static_cast<double>(s.events) / seconds);
+  std::string guards;
+  for (const auto& [guard, n] : suppressed_by) {
+    absl::StrAppend(&guards, " ", guard, "=", n);
+  }
+  std::printf("suppressed by guard:%s\n",
+              guards.empty() ? " none" : guards.c_str());
   std::fflush(stdout);
 }
 
@@ -196,50 +262,95 @@ int Main() {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  absl::StatusOr<kafka::Properties> consumer_properties = ConsumerProperties();
+  if (!consumer_properties.ok()) {
+    spdlog::error("refusing to start: {}",
+                  consumer_properties.status().message());
+    return 2;
+  }
   absl::StatusOr<tailor::v1::ServiceConfig> cfg = LoadServiceConfig();
   if (!cfg.ok()) {
     spdlog::error("refusing to start: {}", cfg.status().message());
     return 2;
   }
-  auto engine = LoadRules(cfg->rules_file());
-  if (!engine.ok()) {
-    spdlog::error("refusing to start: rules: {}", engine.status().message());
+  auto rules = LoadRules(cfg->rules_file());
+  if (!rules.ok()) {
+    spdlog::error("refusing to start: rules: {}", rules.status().message());
     return 2;
   }
+  spdlog::info(
+      "rules {} loaded from {}", rules->fingerprint,
+      cfg->rules_file().empty() ? "the built-in defaults" : cfg->rules_file());
 
+  PersonalizerMetrics metrics;
   pipeline::PipelineOptions options;
   options.config = *cfg;
-  for (const std::string& kv : absl::GetFlag(FLAGS_kafka_consumer_property)) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      spdlog::error(
-          "refusing to start: kafka_consumer_property: expected key=value, "
-          "got \"{}\"",
-          kv);
-      return 2;
-    }
-    options.consumer_properties.emplace_back(kv.substr(0, eq),
-                                             kv.substr(eq + 1));
-  }
+  options.consumer_properties = *std::move(consumer_properties);
   DecisionPrinter printer(absl::GetFlag(FLAGS_print_decisions_per_kind_per_s));
-  if (cfg->print_decisions()) {
-    options.on_decision = [&printer](const tailor::v1::Decision& d) {
-      printer.Print(d);
-    };
-  }
-  auto pipeline = pipeline::Pipeline::Create(std::move(options), *engine);
+  const bool print = cfg->print_decisions();
+  const bool wall_time = cfg->time_source() == tailor::v1::TIME_SOURCE_WALL;
+  std::map<std::string, int64_t> suppressed_by;  // pipeline thread
+  options.on_decision = [&printer, &metrics, &suppressed_by, print,
+                         wall_time](const tailor::v1::Decision& d) {
+    if (print) printer.Print(d);
+    if (d.action() == tailor::v1::DECISION_ACTION_SUPPRESSED) {
+      ++suppressed_by[d.suppression()];
+    }
+    std::optional<absl::Duration> latency;
+    if (wall_time)
+      latency = absl::Now() - absl::FromUnixMillis(d.created_at_ms());
+    metrics.ObserveDecision(d, latency);
+  };
+  options.observer.batch_processed = [&metrics](size_t, absl::Duration took) {
+    metrics.ObserveBatch(took);
+  };
+  options.observer.commit_durable = [&metrics](absl::Duration took) {
+    metrics.ObserveCommit(took);
+  };
+  options.observer.dead_letter = [&metrics](const pipeline::OutputRecord& r) {
+    metrics.ObserveDeadLetter(r);
+  };
+  auto pipeline = pipeline::Pipeline::Create(std::move(options), rules->engine);
   if (!pipeline.ok()) {
     spdlog::error("refusing to start: {}", pipeline.status().message());
     return 2;
   }
   pipeline::Pipeline& p = **pipeline;
 
-  PersonalizerMetrics metrics;
+  std::atomic<bool> stop{false};
   std::unique_ptr<HttpServer> http;
   if (const auto address = config::HttpListenAddress(*cfg); address) {
+    const auto readiness = [&p, &stop]() -> Readiness {
+      if (stop.load()) return {false, "shutting down"};
+      if (p.ready()) return {true, ""};
+      if (p.assigned_partitions() == 0) {
+        return {false,
+                "no input partitions assigned (joining the consumer group, "
+                "or restoring state from the changelog)"};
+      }
+      return {false,
+              absl::StrCat("the last commit is not durable yet (a produce or "
+                           "state write is being retried; ",
+                           p.commit_failures(), " failed commit attempts)")};
+    };
+    const int64_t max_stall_ms = cfg->max_stall_ms();
+    const auto liveness = [&p, max_stall_ms]() -> Readiness {
+      const absl::Duration stalled = p.stalled_for();
+      if (max_stall_ms <= 0 || stalled < absl::Milliseconds(max_stall_ms)) {
+        return {true, ""};
+      }
+      return {false,
+              absl::StrCat("no commit became durable for ",
+                           absl::ToInt64Seconds(stalled), " s (max_stall_ms ",
+                           max_stall_ms, "); ", p.commit_failures(),
+                           " failed commit attempts")};
+    };
     auto server = HttpServer::Start(
-        *address, metrics.registry(), [&p] { return p.ready(); },
-        [&p, &metrics] { metrics.SetReady(p.ready()); });
+        *address, metrics.registry(), readiness, liveness, [&p, &metrics] {
+          metrics.SetReady(p.ready());
+          metrics.SetHealth(p.stalled_for(), p.undeliverable_outputs(),
+                            p.state_rebuilt());
+        });
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());
       return 2;
@@ -248,7 +359,7 @@ int Main() {
     spdlog::info("serving /metrics /healthz /readyz on port {}", http->port());
   }
 
-  std::atomic<bool> stop{false};
+  std::string rules_fingerprint = rules->fingerprint;
   std::thread signal_thread([&] {
     for (;;) {
       int sig = 0;
@@ -256,10 +367,16 @@ int Main() {
       if (sig == SIGHUP) {
         auto reloaded = LoadRules(cfg->rules_file());
         if (reloaded.ok()) {
-          p.RequestReload(*reloaded);
+          p.RequestReload(reloaded->engine);
+          spdlog::info("SIGHUP: rules {} loaded from {} (were {})",
+                       reloaded->fingerprint,
+                       cfg->rules_file().empty() ? "the built-in defaults"
+                                                 : cfg->rules_file(),
+                       rules_fingerprint);
+          rules_fingerprint = reloaded->fingerprint;
         } else {
-          spdlog::error("rules reload refused, keeping the old rules: {}",
-                        reloaded.status().message());
+          spdlog::error("SIGHUP: rules reload refused, keeping rules {}: {}",
+                        rules_fingerprint, reloaded.status().message());
         }
         continue;
       }
@@ -274,7 +391,8 @@ int Main() {
   const absl::Time start = absl::Now();
   absl::Time last_metrics = start;
   absl::Status status;
-  spdlog::info("personalizer started: group {} state {}", cfg->group_id(),
+  spdlog::info("personalizer {} (git {}) started: group {} state {}",
+               BuildVersion(), BuildGitRevision(), cfg->group_id(),
                cfg->state_dir());
   while (!stop.load()) {
     status = p.RunOnce();
@@ -293,7 +411,7 @@ int Main() {
     std::printf("(%lld more decision lines not shown)\n",
                 static_cast<long long>(printer.hidden()));
   }
-  PrintSummary(p.stats(), absl::Now() - start);
+  PrintSummary(p.stats(), absl::Now() - start, suppressed_by);
 
   // Wake the signal thread if it is still waiting.
   if (!stop.exchange(true))
@@ -310,9 +428,17 @@ int Main() {
 }  // namespace tailor
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "tailor personalizer: Kafka events in, personalization decisions out.");
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("personalizer", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "personalizer",
+       .usage =
+           "personalizer --config=FILE [flags]\n\n"
+           "tailor personalizer: Kafka events in, personalization decisions "
+           "out.\nEvery config field can also be set by an environment "
+           "variable TAILOR_<FIELD>\n(e.g. TAILOR_BOOTSTRAP_SERVERS, "
+           "TAILOR_TOPICS_CLICKSTREAM); flags override the\nenvironment, "
+           "which overrides the file. SIGTERM stops cleanly; SIGHUP reloads "
+           "the\nrules file.",
+       .flags_file = __FILE__},
+      argc, argv);
   return tailor::Main();
 }

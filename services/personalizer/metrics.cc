@@ -2,7 +2,9 @@
 
 #include <string>
 
-#include "tailor/v1/decision.pb.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/build_info.h"
 
 namespace tailor {
 namespace {
@@ -23,18 +25,66 @@ prometheus::Gauge* MakeGauge(prometheus::Registry& registry,
       {});
 }
 
+prometheus::Histogram* MakeHistogram(
+    prometheus::Registry& registry, const std::string& name,
+    const std::string& help, prometheus::Histogram::BucketBoundaries b) {
+  return &prometheus::BuildHistogram()
+              .Name(name)
+              .Help(help)
+              .Register(registry)
+              .Add({}, std::move(b));
+}
+
 void Advance(prometheus::Counter* counter, int64_t now, int64_t before) {
   if (now > before) counter->Increment(static_cast<double>(now - before));
 }
 
+// The counter of `family` with `labels`, cached under `key`.
+prometheus::Counter* CounterFor(
+    absl::flat_hash_map<std::string, prometheus::Counter*>& cache,
+    prometheus::Family<prometheus::Counter>& family, const std::string& key,
+    const std::map<std::string, std::string>& labels) {
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, &family.Add(labels)).first;
+  return it->second;
+}
+
+absl::string_view HeaderValue(const pipeline::OutputRecord& record,
+                              absl::string_view name) {
+  for (const auto& [key, value] : record.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
 }  // namespace
+
+absl::string_view DeadLetterErrorClass(absl::string_view error) {
+  if (absl::StartsWith(error, "undecodable")) return "undecodable";
+  if (absl::StrContains(error, "key does not match")) return "key_mismatch";
+  if (absl::StrContains(error, "event_time")) return "event_time";
+  if (absl::StartsWith(error, "missing ")) return "missing_field";
+  return "invalid_value";
+}
 
 PersonalizerMetrics::PersonalizerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()) {
   auto& r = *registry_;
+  prometheus::BuildGauge()
+      .Name("tailor_build_info")
+      .Help("Always 1; the labels say what is running.")
+      .Register(r)
+      .Add({{"version", std::string(BuildVersion())},
+            {"revision", std::string(BuildGitRevision())},
+            {"build_type", std::string(BuildType())}})
+      .Set(1);
   events_ = MakeCounter(r, "tailor_events_total", "Valid input events folded.");
-  dead_letters_ = MakeCounter(r, "tailor_dead_letters_total",
-                              "Invalid input records sent to the DLQ.");
+  dead_letters_ = &prometheus::BuildCounter()
+                       .Name("tailor_dead_letters_total")
+                       .Help(
+                           "Invalid input records sent to the DLQ, by error "
+                           "class and source topic.")
+                       .Register(r);
   timers_fired_ = MakeCounter(r, "tailor_timers_fired_total", "Timers fired.");
   cache_hits_ = MakeCounter(r, "tailor_profile_cache_hits_total",
                             "Profile lookups served from memory.");
@@ -47,14 +97,16 @@ PersonalizerMetrics::PersonalizerMetrics()
       r, "tailor_commit_failures_total",
       "Commit attempts (produce, transaction, state write) that failed and "
       "were retried.");
-  auto& by_kind = prometheus::BuildCounter()
-                      .Name("tailor_decisions_total")
-                      .Help("Decisions emitted, by kind.")
-                      .Register(r);
-  for (int k = 0; k < 5; ++k) {
-    std::string name = tailor::v1::DecisionKind_Name(k);
-    decisions_by_kind_[k] = &by_kind.Add({{"kind", name}});
-  }
+  decisions_ = &prometheus::BuildCounter()
+                    .Name("tailor_decisions_total")
+                    .Help("Decisions emitted, by campaign, kind and action.")
+                    .Register(r);
+  suppressions_ = &prometheus::BuildCounter()
+                       .Name("tailor_suppressions_total")
+                       .Help(
+                           "Decisions suppressed, by the guard that "
+                           "suppressed them and campaign.")
+                       .Register(r);
   auto& by_action = prometheus::BuildCounter()
                         .Name("tailor_decision_actions_total")
                         .Help(
@@ -71,6 +123,37 @@ PersonalizerMetrics::PersonalizerMetrics()
   assigned_partitions_ = MakeGauge(r, "tailor_assigned_partitions",
                                    "Input topic partitions assigned.");
   ready_ = MakeGauge(r, "tailor_ready", "1 when the service is ready.");
+  stalled_seconds_ = MakeGauge(
+      r, "tailor_stalled_seconds",
+      "How long work has been in flight without a commit becoming durable.");
+  undeliverable_outputs_ = MakeGauge(
+      r, "tailor_undeliverable_outputs",
+      "Output records the broker refused for good (too large, invalid), "
+      "skipped since start.");
+  state_rebuilt_ = MakeGauge(
+      r, "tailor_state_rebuilt",
+      "1 when the state directory was found corrupt at start, moved aside "
+      "and rebuilt from the changelog.");
+  profiles_trimmed_ =
+      MakeCounter(r, "tailor_profiles_trimmed_total",
+                  "Profiles cut down to the size limit before being written.");
+  dead_letters_truncated_ =
+      MakeCounter(r, "tailor_dead_letters_truncated_total",
+                  "Dead letters whose original was too large to copy whole.");
+  batch_seconds_ = MakeHistogram(
+      r, "tailor_batch_processing_seconds",
+      "Time to decode, fold and decide one batch of input records.",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  commit_seconds_ = MakeHistogram(
+      r, "tailor_commit_seconds",
+      "Time from sealing a commit to its being durable (outputs delivered, "
+      "state written).",
+      {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  decision_latency_seconds_ = MakeHistogram(
+      r, "tailor_event_to_decision_seconds",
+      "Wall-clock time from the event time of the triggering event (or the "
+      "due time of the timer) to the decision (time_source=wall only).",
+      {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300});
 }
 
 void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
@@ -80,16 +163,14 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   Advance(commit_failures_, commit_failures, last_commit_failures_);
   last_commit_failures_ = commit_failures;
   Advance(events_, s.events, last_.events);
-  Advance(dead_letters_, s.dead_letters, last_.dead_letters);
   Advance(timers_fired_, s.timers_fired, last_.timers_fired);
   Advance(cache_hits_, s.cache_hits, last_.cache_hits);
   Advance(cache_misses_, s.cache_misses, last_.cache_misses);
   Advance(profiles_erased_, s.profiles_erased, last_.profiles_erased);
   Advance(commits_, s.commits, last_.commits);
-  for (int k = 0; k < 5; ++k) {
-    Advance(decisions_by_kind_[k], s.decisions_by_kind[k],
-            last_.decisions_by_kind[k]);
-  }
+  Advance(profiles_trimmed_, s.profiles_trimmed, last_.profiles_trimmed);
+  Advance(dead_letters_truncated_, s.dead_letters_truncated,
+          last_.dead_letters_truncated);
   for (int a = 0; a < 4; ++a) {
     Advance(decisions_by_action_[a], s.decisions_by_action[a],
             last_.decisions_by_action[a]);
@@ -101,5 +182,55 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
 }
 
 void PersonalizerMetrics::SetReady(bool ready) { ready_->Set(ready ? 1 : 0); }
+
+void PersonalizerMetrics::SetHealth(absl::Duration stalled,
+                                    int64_t undeliverable_outputs,
+                                    bool state_rebuilt) {
+  state_rebuilt_->Set(state_rebuilt ? 1 : 0);
+  stalled_seconds_->Set(absl::ToDoubleSeconds(stalled));
+  undeliverable_outputs_->Set(static_cast<double>(undeliverable_outputs));
+}
+
+void PersonalizerMetrics::ObserveBatch(absl::Duration took) {
+  batch_seconds_->Observe(absl::ToDoubleSeconds(took));
+}
+
+void PersonalizerMetrics::ObserveCommit(absl::Duration took) {
+  commit_seconds_->Observe(absl::ToDoubleSeconds(took));
+}
+
+void PersonalizerMetrics::ObserveDecision(
+    const tailor::v1::Decision& d, std::optional<absl::Duration> latency) {
+  const std::string kind = tailor::v1::DecisionKind_Name(d.kind());
+  const std::string action = tailor::v1::DecisionAction_Name(d.action());
+  CounterFor(decision_counters_, *decisions_,
+             absl::StrCat(d.campaign(), "\t", kind, "\t", action),
+             {{"campaign", d.campaign()}, {"kind", kind}, {"action", action}})
+      ->Increment();
+  if (d.action() == tailor::v1::DECISION_ACTION_SUPPRESSED) {
+    const std::string guard =
+        d.suppression().empty() ? "unknown" : d.suppression();
+    CounterFor(suppression_counters_, *suppressions_,
+               absl::StrCat(guard, "\t", d.campaign()),
+               {{"guard", guard}, {"campaign", d.campaign()}})
+        ->Increment();
+  }
+  if (latency.has_value()) {
+    decision_latency_seconds_->Observe(
+        std::max(0.0, absl::ToDoubleSeconds(*latency)));
+  }
+}
+
+void PersonalizerMetrics::ObserveDeadLetter(
+    const pipeline::OutputRecord& dead_letter) {
+  const std::string error_class(
+      DeadLetterErrorClass(HeaderValue(dead_letter, pipeline::kHeaderError)));
+  const std::string topic(
+      HeaderValue(dead_letter, pipeline::kHeaderSourceTopic));
+  CounterFor(dead_letter_counters_, *dead_letters_,
+             absl::StrCat(error_class, "\t", topic),
+             {{"error_class", error_class}, {"source_topic", topic}})
+      ->Increment();
+}
 
 }  // namespace tailor

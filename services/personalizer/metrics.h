@@ -1,22 +1,37 @@
 // File: metrics.h
 // Prometheus metrics of the personalizer. Update() copies the processor's
 // counters into the registry after a cycle, so the hot path never touches a
-// Prometheus atomic.
+// Prometheus atomic per event; the Observe*() calls take what the pipeline
+// reports per batch, commit, decision and dead letter.
 //
-// Owned by main(); Update() runs on the pipeline thread, the registry is read
-// by the HTTP thread (prometheus-cpp is thread-safe).
+// Owned by main(). Update() and Observe*() run on the pipeline thread, the
+// registry is read by the HTTP thread (prometheus-cpp is thread-safe).
 #ifndef TAILOR_SERVICES_PERSONALIZER_METRICS_H_
 #define TAILOR_SERVICES_PERSONALIZER_METRICS_H_
 
 #include <array>
 #include <memory>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "libs/pipeline/processor.h"
+#include "libs/pipeline/records.h"
 #include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "tailor/v1/decision.pb.h"
 
 namespace tailor {
+
+// The error class of a dead letter, from its tailor-error header:
+// "undecodable" (not a protobuf of the topic's event type), "key_mismatch"
+// (message key is not the customer_id), "event_time" (missing, too old or too
+// far in the future), "missing_field", or "invalid_value" (anything else).
+absl::string_view DeadLetterErrorClass(absl::string_view error);
 
 class PersonalizerMetrics {
  public:
@@ -29,11 +44,24 @@ class PersonalizerMetrics {
   // Sets the readiness gauge; called at every scrape, so the gauge is live
   // even while the pipeline thread is busy (a restore, a retried commit).
   void SetReady(bool ready);
+  // Sets the stall gauge and the count of outputs that could never be
+  // produced; called at every scrape.
+  void SetHealth(absl::Duration stalled, int64_t undeliverable_outputs,
+                 bool state_rebuilt);
+
+  void ObserveBatch(absl::Duration took);
+  void ObserveCommit(absl::Duration took);
+  // Counts the decision by campaign, kind and action (and by guard when it
+  // is suppressed). `latency` is the time from the event (or the timer's
+  // due time) to the decision, or nullopt when it means nothing (event-time
+  // replays).
+  void ObserveDecision(const tailor::v1::Decision& decision,
+                       std::optional<absl::Duration> latency);
+  void ObserveDeadLetter(const pipeline::OutputRecord& dead_letter);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Counter* events_;
-  prometheus::Counter* dead_letters_;
   prometheus::Counter* timers_fired_;
   prometheus::Counter* cache_hits_;
   prometheus::Counter* cache_misses_;
@@ -41,12 +69,26 @@ class PersonalizerMetrics {
   prometheus::Counter* commits_;
   prometheus::Counter* commit_failures_;
   int64_t last_commit_failures_ = 0;
-  std::array<prometheus::Counter*, 5> decisions_by_kind_{};
   std::array<prometheus::Counter*, 4> decisions_by_action_{};
   prometheus::Gauge* cached_profiles_;
   prometheus::Gauge* pending_timers_;
   prometheus::Gauge* assigned_partitions_;
   prometheus::Gauge* ready_;
+  prometheus::Gauge* stalled_seconds_;
+  prometheus::Gauge* undeliverable_outputs_;
+  prometheus::Gauge* state_rebuilt_;
+  prometheus::Counter* profiles_trimmed_;
+  prometheus::Counter* dead_letters_truncated_;
+  prometheus::Histogram* batch_seconds_;
+  prometheus::Histogram* commit_seconds_;
+  prometheus::Histogram* decision_latency_seconds_;
+  prometheus::Family<prometheus::Counter>* decisions_;
+  prometheus::Family<prometheus::Counter>* suppressions_;
+  prometheus::Family<prometheus::Counter>* dead_letters_;
+  // Label sets seen so far -> their counters (pipeline thread only).
+  absl::flat_hash_map<std::string, prometheus::Counter*> decision_counters_;
+  absl::flat_hash_map<std::string, prometheus::Counter*> suppression_counters_;
+  absl::flat_hash_map<std::string, prometheus::Counter*> dead_letter_counters_;
   pipeline::ProcessorStats last_{};
 };
 

@@ -96,6 +96,9 @@ TEST(DecisionQuality, EscalationPausesAutomatedNudgesForAWeek) {
   recovery_common->set_cooldown_minutes(0);
   recovery_common->set_holdout_percent(0);
   rules.mutable_human_escalation()->mutable_common()->set_holdout_percent(0);
+  // Coupons may stack here: this is about the pause, not the active-coupon
+  // rule (the recovery coupon stays active for 30 days).
+  rules.mutable_arbitration()->set_max_active_coupons(0);
   // The default pause: unset means 7 days.
   ASSERT_EQ(rules.human_escalation().pause_automation_days(), 7);
   rules.mutable_human_escalation()->clear_pause_automation_days();

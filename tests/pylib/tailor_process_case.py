@@ -140,7 +140,13 @@ def records_taken(port):
   """Input records the personalizer has taken: valid events plus dead
   letters, as its /metrics say."""
   m = metrics(port)
-  return m["tailor_events_total"] + m["tailor_dead_letters_total"]
+  return m["tailor_events_total"] + metric_sum(m, "tailor_dead_letters_total")
+
+
+def metric_sum(values, name):
+  """The sum of every series of `name` (all label sets) in metrics()."""
+  return sum(v for k, v in values.items()
+             if k == name or k.startswith(name + "{"))
 
 
 class ProcessTestCase(unittest.TestCase):
@@ -167,13 +173,13 @@ class ProcessTestCase(unittest.TestCase):
 
   # --- processes ------------------------------------------------------------
 
-  def start(self, name, argv):
+  def start(self, name, argv, env=None):
     taken = {p.name for p in self.procs}
     unique, n = name, 1
     while unique in taken:
       n += 1
       unique = f"{name}-{n}"
-    p = Proc(unique, argv, self.workdir)
+    p = Proc(unique, argv, self.workdir, env=env)
     self.procs.append(p)
     return p
 
@@ -215,7 +221,8 @@ class ProcessTestCase(unittest.TestCase):
     self.bootstrap = line.split("=", 1)[1]
     return broker
 
-  def start_personalizer(self, *flags, state_dir=None, group="tailor-test"):
+  def start_personalizer(self, *flags, state_dir=None, group="tailor-test",
+                         env_extra=None):
     """Starts a personalizer on this test's broker. The tests' shop time
     (loadgen's --time_scale, fixed timelines) is not the wall clock, so only
     event time moves it unless the flags say --time_source=wall."""
@@ -226,7 +233,7 @@ class ProcessTestCase(unittest.TestCase):
         ARGS.personalizer, f"--bootstrap_file={self.bootstrap_file}",
         f"--state_dir={state_dir}", f"--group_id={group}",
         "--http_address=127.0.0.1:0", *time_source, *flags
-    ])
+    ], env=dict(os.environ, **env_extra) if env_extra else None)
     match = self.wait_until(lambda: HTTP_PORT_LINE.search(p.stderr()),
                             "the personalizer to log its HTTP port",
                             alive=[p])

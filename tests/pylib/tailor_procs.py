@@ -36,7 +36,7 @@ def read_text(path):
 class Proc:
   """One started program; stdout and stderr go to files in the test dir."""
 
-  def __init__(self, name, argv, workdir):
+  def __init__(self, name, argv, workdir, env=None):
     self.name = name
     self.stdout_path = os.path.join(workdir, f"{name}.out")
     self.stderr_path = os.path.join(workdir, f"{name}.err")
@@ -46,7 +46,8 @@ class Proc:
                                   stdin=subprocess.DEVNULL,
                                   stdout=self._out,
                                   stderr=self._err,
-                                  cwd=workdir)
+                                  cwd=workdir,
+                                  env=env)
     self.port = None  # HTTP port, for the personalizer.
 
   def stdout(self):

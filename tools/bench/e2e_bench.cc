@@ -51,6 +51,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
 #include "libs/config/service_config.h"
 #include "libs/decide/engine.h"
@@ -93,7 +94,6 @@ ABSL_FLAG(std::string, pipeline_producer_properties, "",
           "key=value,key=value (for experiments).");
 ABSL_FLAG(bool, exactly_once, false,
           "Run the pipeline with processing_guarantee exactly_once.");
-ABSL_FLAG(std::string, log_level, "warn", "debug, info, warn or error.");
 
 namespace tailor::bench {
 namespace {
@@ -1158,11 +1158,16 @@ int Main() {
 }  // namespace tailor::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "tailor e2e_bench: generator alone, the pipeline's sustained rate, the "
-      "broker's latency floor and decision latency on the embedded Kafka "
-      "broker.");
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("e2e_bench", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "e2e_bench",
+       .usage =
+           "e2e_bench [flags]\n\n"
+           "tailor e2e_bench: generator alone, the pipeline's sustained rate, "
+           "the "
+           "broker's latency floor and decision latency on the embedded Kafka "
+           "broker.",
+       .flags_file = __FILE__,
+       .default_log_level = "warn"},
+      argc, argv);
   return tailor::bench::Main();
 }

@@ -499,7 +499,7 @@ BENCHMARK(BM_Engine)
 }  // namespace tailor::bench
 
 int main(int argc, char** argv) {
-  tailor::InitLogging("engine_bench", "info");
+  tailor::InitLogging("engine_bench", spdlog::level::info);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

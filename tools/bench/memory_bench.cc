@@ -42,6 +42,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
 #include "libs/base/stable_hash.h"
 #include "libs/config/service_config.h"
@@ -58,7 +59,6 @@ ABSL_FLAG(int, batch, 5000, "Records per ProcessBatch.");
 ABSL_FLAG(int, partitions, 4, "Input partitions (tasks).");
 ABSL_FLAG(int64_t, profile_cache_entries, 0,
           "Profile cache entries; 0 = the service default.");
-ABSL_FLAG(std::string, log_level, "warn", "debug, info, warn or error.");
 
 namespace tailor::bench {
 namespace {
@@ -239,10 +239,14 @@ int Main() {
 }  // namespace tailor::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "memory_bench: the engine's resident set after folding one cart event "
-      "per customer, with the service's cache bounds.");
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("memory_bench", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "memory_bench",
+       .usage = "memory_bench [flags]\n\n"
+                "memory_bench: the engine's resident set after folding one "
+                "cart event "
+                "per customer, with the service's cache bounds.",
+       .flags_file = __FILE__,
+       .default_log_level = "warn"},
+      argc, argv);
   return tailor::bench::Main();
 }

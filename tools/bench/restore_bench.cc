@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/mock_cluster.h"
@@ -61,7 +62,6 @@ ABSL_FLAG(std::vector<std::string>, reader_properties, {},
           "Extra librdkafka properties of the changelog reader, "
           "key=value[,key=value...], to try settings the pipeline's restore "
           "reader does not have (default: exactly the pipeline's).");
-ABSL_FLAG(std::string, log_level, "warn", "debug, info, warn or error.");
 
 namespace tailor {
 namespace {
@@ -392,9 +392,12 @@ int Main() {
 }  // namespace tailor
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "restore_bench: changelog restore throughput in profiles/s.");
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("restore_bench", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "restore_bench",
+       .usage = "restore_bench [flags]\n\n"
+                "restore_bench: changelog restore throughput in profiles/s.",
+       .flags_file = __FILE__,
+       .default_log_level = "warn"},
+      argc, argv);
   return tailor::Main();
 }

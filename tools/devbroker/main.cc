@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/mock_cluster.h"
@@ -37,7 +38,6 @@ ABSL_FLAG(std::string, topics,
 ABSL_FLAG(std::string, compacted_topics, "tailor.profiles.changelog",
           "Comma-separated topics created with cleanup.policy=compact (the "
           "mock broker accepts but does not enforce it).");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace {
 
@@ -65,8 +65,14 @@ bool WriteFileAtomically(const std::string& path, const std::string& content) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("devbroker", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "devbroker",
+       .usage = "devbroker [--bootstrap_file=FILE] [flags]\n\n"
+                "The embedded Kafka cluster (librdkafka's mock cluster) for "
+                "local runs and tests.\nPrints bootstrap.servers=HOST:PORT "
+                "once the topics exist; serves until SIGTERM.",
+       .flags_file = __FILE__},
+      argc, argv);
 
   // Block the stop signals before librdkafka starts its threads, so that they
   // inherit the mask and only the sigwait() below receives them.

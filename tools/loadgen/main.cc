@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/base/cli.h"
 #include "libs/base/log.h"
 #include "libs/kafka/producer.h"
 #include "tools/loadgen/shopper_sim.h"
@@ -49,7 +50,6 @@ ABSL_FLAG(std::string, clickstream_topic, "clickstream", "Clickstream topic.");
 ABSL_FLAG(std::string, orders_topic, "orders", "Orders topic.");
 ABSL_FLAG(std::string, privacy_topic, "privacy", "Privacy topic.");
 ABSL_FLAG(int, linger_ms, 5, "Producer linger.ms.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace {
 
@@ -80,8 +80,14 @@ int64_t RealtimeNanos() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  tailor::InitLogging("loadgen", absl::GetFlag(FLAGS_log_level));
+  tailor::InitProgram(
+      {.name = "loadgen",
+       .usage = "loadgen --bootstrap_servers=HOST:PORT [--rate=N] "
+                "[--count=N | --duration=D] [flags]\n\n"
+                "Produces synthetic shopper events to tailor's input topics "
+                "and prints a summary line on exit.",
+       .flags_file = __FILE__},
+      argc, argv);
 
   // Stop signals are taken by a sigwait thread; block them before any other
   // thread (librdkafka's) starts so that those inherit the mask.

@@ -16,6 +16,7 @@ Each test uses its own temporary directory, broker and free ports. Set
 TAILOR_KEEP_TEST_DIRS=1 to keep the directories (logs) of failed tests.
 """
 
+import json
 import os
 import re
 import shutil
@@ -32,11 +33,13 @@ import tailor_process_case  # noqa: E402
 from tailor_procs import PDEATHSIG, read_text, shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
     ALL_TOPICS, DECISION_TOPICS, DLQ_TOPIC, INPUT_TOPICS, SHORT_SESSION,
-    STOP_TIMEOUT_S, ProcessTestCase, http_get, metric, parse_loadgen)
+    HTTP_PORT_LINE, STOP_TIMEOUT_S, ProcessTestCase, http_get, metric,
+    metric_sum, metrics, parse_loadgen)
 
 ARGS = None  # Parsed command line, set in main().
 decision_pb2 = None  # tailor.v1 decision module, imported in main().
 
+CUSTOMER_ID = re.compile(r"\bc-\d+\b")  # loadgen's customer ids
 DECISION_LINE = re.compile(
     r"^decision (?P<kind>cart_reminder|push|coupon|agent_escalation)"
     r" customer=(?P<customer>c-\d+)"
@@ -252,17 +255,141 @@ class HttpTest(ProcessTestCase):
     self.assertEqual(status, 200)
 
 
+  def test_env_config_json_logs_readiness_reason_and_histograms(self):
+    """Configured through TAILOR_* variables only, with JSON logs: /readyz
+    says why it is not ready, /metrics has build_info, the histograms and
+    the labelled counters, and no log line carries a customer id."""
+    self.start_broker(partitions=2)
+    env = dict(os.environ,
+               TAILOR_BOOTSTRAP_SERVERS=self.bootstrap,
+               TAILOR_STATE_DIR=os.path.join(self.workdir, "state"),
+               TAILOR_GROUP_ID="tailor-env-test",
+               TAILOR_HTTP_ADDRESS="127.0.0.1:0",
+               TAILOR_TIME_SOURCE="wall",
+               TAILOR_LOG_FORMAT="json")
+    p = self.start("personalizer", [ARGS.personalizer], env=env)
+    match = self.wait_until(lambda: HTTP_PORT_LINE.search(p.stderr()),
+                            "the personalizer to log its HTTP port",
+                            alive=[p])
+    p.port = int(match.group(1))
+    status, body = http_get(p.port, "/readyz")
+    if status != 200:
+      self.assertEqual(status, 503, body)
+      self.assertRegex(body, r"^not ready: \S.*")
+    self.wait_ready(p)
+    self.run_loadgen("--rate=2000", "--duration=4s", "--customers=300",
+                     "--malformed_percent=5")
+    self.wait_until(
+        lambda: metric_sum(metrics(p.port), "tailor_dead_letters_total") > 0,
+        "dead letters to be counted",
+        alive=[p])
+    self.wait_until(
+        lambda: metrics(p.port).get("tailor_commit_seconds_count", 0) > 0,
+        "a commit to be timed",
+        alive=[p])
+    m = metrics(p.port)
+    build_info = [k for k in m if k.startswith("tailor_build_info{")]
+    self.assertEqual(len(build_info), 1, build_info)
+    self.assertRegex(build_info[0], r'revision="[^"]+"')
+    self.assertRegex(build_info[0], r'version="\d+\.\d+\.\d+"')
+    for histogram in ("tailor_batch_processing_seconds", "tailor_commit_seconds",
+                      "tailor_event_to_decision_seconds"):
+      self.assertGreater(m[f"{histogram}_count"], 0, histogram)
+      self.assertEqual(m[f'{histogram}_bucket{{le="+Inf"}}'],
+                       m[f"{histogram}_count"], histogram)
+    decisions = [k for k in m if k.startswith("tailor_decisions_total{")]
+    self.assertTrue(decisions, "no decision counters")
+    for k in decisions:
+      self.assertRegex(k, r'action="DECISION_ACTION_\w+"')
+      self.assertRegex(k, r'campaign="[a-z_]+"')
+      self.assertRegex(k, r'kind="DECISION_KIND_\w+"')
+    dead = [k for k in m if k.startswith("tailor_dead_letters_total{")]
+    for k in dead:
+      self.assertRegex(k, r'error_class="(undecodable|key_mismatch|event_time|'
+                       r'missing_field|invalid_value)"')
+      self.assertRegex(k, r'source_topic="(clickstream|orders|privacy)"')
+
+    self.stop_personalizer(p)
+    lines = [l for l in p.stderr().splitlines() if l.strip()]
+    self.assertGreater(len(lines), 3)
+    for line in lines:
+      entry = json.loads(line)  # One JSON object per line.
+      self.assertEqual(sorted(entry), ["level", "logger", "msg", "time"], line)
+      self.assertEqual(entry["logger"], "personalizer")
+      self.assertNotRegex(entry["msg"], CUSTOMER_ID, "a customer id in the log")
+    sys.stderr.write(f"a JSON log line: {lines[0]}\n")
+
+
+class CommandLineTest(ProcessTestCase):
+  """--help, --version and log levels of the shipped programs; no broker."""
+
+  def run_program(self, argv, env=None):
+    return subprocess.run(PDEATHSIG + argv,
+                          capture_output=True,
+                          text=True,
+                          timeout=60,
+                          cwd=self.workdir,
+                          env=env)
+
+  def test_help_lists_each_programs_own_flags(self):
+    own = {
+        ARGS.personalizer: ("--config", "--bootstrap_servers",
+                            "--kafka_consumer_property"),
+        ARGS.devbroker: ("--partitions", "--bootstrap_file"),
+        ARGS.loadgen: ("--rate", "--customers"),
+    }
+    for program, flags in own.items():
+      name = os.path.basename(program)
+      result = self.run_program([program, "--help"])
+      out = result.stdout + result.stderr
+      self.assertNotIn("No flags matched", out, name)
+      self.assertIn(f"Usage: {name} ", out)
+      for flag in flags + ("--log_level", "--log_format"):
+        self.assertIn(flag, out, f"{name} --help")
+      # Abseil's own flags are for --helpfull only.
+      self.assertNotIn("--flagfile", out, f"{name} --help")
+
+  def test_version(self):
+    for program in (ARGS.personalizer, ARGS.devbroker, ARGS.loadgen):
+      name = os.path.basename(program)
+      result = self.run_program([program, "--version"])
+      self.assertEqual(result.returncode, 0, result.stderr)
+      self.assertRegex(result.stdout,
+                       rf"^{name} \d+\.\d+\.\d+ \(git \S+, \w+\)\n$")
+      self.assertNotIn("NDEBUG", result.stdout)
+
+  def test_log_level_any_case_keeps_the_fatal_message(self):
+    result = self.run_program([
+        ARGS.personalizer, "--log_level=INFO", "--max_batch_events=-1",
+        "--bootstrap_servers=127.0.0.1:1", f"--state_dir={self.workdir}/s"
+    ])
+    self.assertEqual(result.returncode, 2, result.stderr)
+    self.assertIn("refusing to start: max_batch_events", result.stderr)
+
+  def test_unknown_log_level_is_refused(self):
+    for argv, env in (
+        (["--log_level=verbose"], None),
+        ([], dict(os.environ, TAILOR_LOG_LEVEL="loud")),
+        (["--log_format=xml"], None),
+    ):
+      result = self.run_program([ARGS.personalizer, *argv], env=env)
+      self.assertEqual(result.returncode, 2, (argv, result.stderr))
+      self.assertRegex(result.stderr, r"refusing to start: log_(level|format)")
+      self.assertRegex(result.stderr, r"unknown log (level|format)")
+
+
 class BadConfigurationTest(ProcessTestCase):
   """A bad configuration is refused at start, with exit code 2 and a message
   naming the field; no broker is needed to find out."""
 
-  def refused(self, *flags):
+  def refused(self, *flags, env=None):
     """Runs the personalizer, expects exit code 2; returns its stderr."""
     result = subprocess.run(PDEATHSIG + [ARGS.personalizer, *flags],
                             capture_output=True,
                             text=True,
                             timeout=60,
-                            cwd=self.workdir)
+                            cwd=self.workdir,
+                            env=env)
     self.assertEqual(result.returncode, 2, result.stderr)
     self.assertIn("refusing to start", result.stderr)
     self.assertNotIn("summary:", result.stdout)
@@ -295,6 +422,35 @@ class BadConfigurationTest(ProcessTestCase):
                       f"state_dir: {self.workdir}/state\n")
     stderr = self.refused(f"--config={path}")
     self.assertIn("bootstrap_servers", stderr)
+
+  def test_values_are_checked_before_waiting_for_the_bootstrap_file(self):
+    # The bootstrap file never appears: a check made after waiting for it
+    # would fail on it instead of naming the bad value.
+    missing = f"--bootstrap_file={self.workdir}/never-written"
+    state = f"--state_dir={self.workdir}/state"
+    stderr = self.refused(missing, state,
+                          "--kafka_consumer_property=no.such.property=1")
+    self.assertIn("kafka_consumer_property", stderr)
+    self.assertIn("no.such.property", stderr)
+    stderr = self.refused(missing, state, "--max_batch_events=-1")
+    self.assertIn("max_batch_events: must be in", stderr)
+    self.assertNotIn("bootstrap_file", stderr)
+
+  def test_environment_variables(self):
+    env = dict(os.environ, TAILOR_MAX_BATCH_EVENTS="-1")
+    stderr = self.refused(f"--config={self.config('')}", env=env)
+    self.assertIn("max_batch_events: must be in [1, 1000000], got -1", stderr)
+    env = dict(os.environ, TAILOR_TOPICS_CLICKSTREAM="bad topic!")
+    stderr = self.refused(f"--config={self.config('')}", env=env)
+    self.assertIn("topics.clickstream", stderr)
+    env = dict(os.environ, TAILOR_MAX_BATCH_MS="soon")
+    stderr = self.refused(f"--config={self.config('')}", env=env)
+    self.assertIn("TAILOR_MAX_BATCH_MS", stderr)
+    # A flag overrides the environment.
+    env = dict(os.environ, TAILOR_MAX_BATCH_EVENTS="-1")
+    stderr = self.refused(f"--config={self.config('')}",
+                          "--max_batch_events=-7", env=env)
+    self.assertIn("got -7", stderr)
 
   def test_invalid_rules_file(self):
     rules = read_text(os.path.join(ARGS.source_dir, "libs", "decide",
@@ -381,6 +537,13 @@ class HotReloadTest(ProcessTestCase):
     self.wait_until(lambda: "rules reloaded" in personalizer.stderr(),
                     "the valid rules to be reloaded",
                     alive=[personalizer])
+    # The log says which rules run: the start line, then the reload.
+    loaded = re.findall(r"rules ([0-9a-f]{16}) loaded from (\S+)",
+                        personalizer.stderr())
+    self.assertEqual(len(loaded), 2, personalizer.stderr())
+    self.assertEqual([path for _, path in loaded], [rules_path] * 2)
+    self.assertNotEqual(loaded[0][0], loaded[1][0])
+    self.assertIn(f"(were {loaded[0][0]})", personalizer.stderr())
     decisions, browse = browse_lines_during_load()
     self.assertGreater(decisions, 0)
     self.assertEqual(browse, 0, "browse_abandonment was disabled")

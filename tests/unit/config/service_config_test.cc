@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -305,6 +308,72 @@ TEST_F(LoadServiceConfigTest, ErrorsNameFileAndField) {
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()),
               StartsWith(path_ + ": max_batch_events: expected an integer"));
+}
+
+EnvironmentLookup Env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](
+             const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ServiceEnvironmentTest, NamesEveryScalarFieldOnce) {
+  const auto vars = ServiceEnvironmentVariables();
+  std::set<std::string> names;
+  for (const auto& [name, path] : vars) {
+    EXPECT_EQ(name, EnvironmentVariableFor(path));
+    EXPECT_TRUE(names.insert(name).second) << name;
+  }
+  EXPECT_TRUE(names.contains("TAILOR_BOOTSTRAP_SERVERS"));
+  EXPECT_TRUE(names.contains("TAILOR_TOPICS_CLICKSTREAM"));
+  EXPECT_TRUE(names.contains("TAILOR_MAX_TASK_IDLE_MS"));
+  EXPECT_FALSE(names.contains("TAILOR_TOPICS"));
+  // Every field of ServiceConfig is reachable (topics through its fields).
+  EXPECT_EQ(vars.size(),
+            ServiceConfig::descriptor()->field_count() - 1 +
+                tailor::v1::TopicsConfig::descriptor()->field_count());
+}
+
+TEST(ServiceEnvironmentTest, SetsFieldsOfEveryType) {
+  ServiceConfig config;
+  config.set_print_decisions(true);
+  config.set_group_id("from-file");
+  ASSERT_TRUE(
+      ApplyServiceEnvironment(
+          Env({{"TAILOR_BOOTSTRAP_SERVERS", "kafka-0:9092,kafka-1:9092"},
+               {"TAILOR_MAX_BATCH_EVENTS", "250"},
+               {"TAILOR_TOPICS_CLICKSTREAM", "shop.clicks"},
+               {"TAILOR_PROCESSING_GUARANTEE", "exactly_once"},
+               {"TAILOR_MAX_TASK_IDLE_MS", "0"},
+               {"TAILOR_PRINT_DECISIONS", "false"},
+               {"TAILOR_GROUP_ID", ""},
+               {"TAILOR_STATE_DIR", "/var/lib/tailor/it's"}}),
+          &config)
+          .ok());
+  EXPECT_EQ(config.bootstrap_servers(), "kafka-0:9092,kafka-1:9092");
+  EXPECT_EQ(config.max_batch_events(), 250);
+  EXPECT_EQ(config.topics().clickstream(), "shop.clicks");
+  EXPECT_EQ(config.processing_guarantee(),
+            tailor::v1::PROCESSING_GUARANTEE_EXACTLY_ONCE);
+  ASSERT_TRUE(config.has_max_task_idle_ms());
+  EXPECT_EQ(config.max_task_idle_ms(), 0);
+  EXPECT_FALSE(config.print_decisions());     // false overrides the file
+  EXPECT_EQ(config.group_id(), "from-file");  // empty means unset
+  EXPECT_EQ(config.state_dir(), "/var/lib/tailor/it's");
+}
+
+TEST(ServiceEnvironmentTest, ReportsEveryBadVariable) {
+  ServiceConfig config;
+  const absl::Status s =
+      ApplyServiceEnvironment(Env({{"TAILOR_MAX_BATCH_EVENTS", "many"},
+                                   {"TAILOR_TIME_SOURCE", "sundial"}}),
+                              &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("TAILOR_MAX_BATCH_EVENTS: "));
+  EXPECT_THAT(s.message(), HasSubstr("max_batch_events"));
+  EXPECT_THAT(s.message(), HasSubstr("TAILOR_TIME_SOURCE: "));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -273,6 +275,20 @@ TEST(ParseYamlIntoProtoTest, BytesAreBase64) {
   EXPECT_EQ(timer.deferred(), "hello");
   EXPECT_THAT(std::string(Parse("deferred: '*not base64*'", &timer).message()),
               StartsWith("deferred: expected base64 bytes"));
+}
+
+TEST(ParseYamlIntoProtoTest, StringsMustBeUtf8) {
+  RulesConfig rules;
+  ASSERT_TRUE(Parse("default_currency: \"z\u0142\"", &rules).ok());
+  EXPECT_EQ(rules.default_currency(), "z\xc5\x82");
+  for (const char* bad :
+       {"\xff", "\xc5", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_THAT(
+        std::string(
+            Parse(absl::StrCat("default_currency: a", bad), &rules).message()),
+        StartsWith("default_currency: expected UTF-8 text"))
+        << absl::CHexEscape(bad);
+  }
 }
 
 // Field types the tailor schemas do not use yet, on a message built at run

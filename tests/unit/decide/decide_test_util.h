@@ -194,6 +194,36 @@ class Shopper {
     Run(e);
   }
 
+  // A coupon was redeemed: as libs/profile, its entry leaves active_coupons.
+  void Redeem(int64_t t, const std::string& code) {
+    v1::Event e = NewEvent(t);
+    e.mutable_coupon_redeemed()->set_coupon_code(code);
+    auto* active = profile_.mutable_active_coupons();
+    for (int i = 0; i < active->size(); ++i) {
+      if (active->Get(i).code() == code) {
+        active->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+    Run(e);
+  }
+
+  // The code of the last SEND decision of `campaign` that carries a coupon,
+  // or "".
+  std::string LastCouponCode(const std::string& campaign) const {
+    std::string code;
+    for (const v1::Decision& d : log_) {
+      if (d.campaign() != campaign || d.action() != v1::DECISION_ACTION_SEND) {
+        continue;
+      }
+      if (d.has_coupon()) code = d.coupon().code();
+      if (d.has_cart_reminder() && d.cart_reminder().has_coupon()) {
+        code = d.cart_reminder().coupon().code();
+      }
+    }
+    return code;
+  }
+
   void Deliver(int64_t t, const std::string& order_id) {
     v1::Event e = NewEvent(t);
     e.mutable_order_delivered()->set_order_id(order_id);

@@ -22,9 +22,12 @@ using ::testing::ElementsAreArray;
 const int64_t T = T0();  // Tuesday 10:00 in Warsaw.
 
 // TestRules with both cart reminders on the same day (1 h and 3 h after the
-// last cart change).
+// last cart change), and coupons that may stack (the service-recovery coupon
+// would otherwise hold the one coupon slot; stacking is
+// arbitration_test.cc's business).
 v1::RulesConfig SameDayReminders() {
   v1::RulesConfig r = TestRules();
+  r.mutable_arbitration()->set_max_active_coupons(0);
   r.mutable_abandoned_cart()->mutable_common()->set_cooldown_minutes(0);
   r.mutable_abandoned_cart()->set_second_reminder_minutes(180);
   return r;
@@ -178,6 +181,8 @@ INSTANTIATE_TEST_SUITE_P(
          [](v1::RulesConfig& r) {
            r.mutable_human_escalation()->mutable_common()->set_holdout_percent(
                100);
+           // The service-recovery coupon may stack with the threshold one.
+           r.mutable_arbitration()->set_max_active_coupons(0);
          },
          T + kHour,
          {"human_escalation HOLD_OUT", "service_recovery SEND",

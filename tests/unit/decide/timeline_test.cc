@@ -313,6 +313,110 @@ std::vector<TimelineCase> Cases() {
          s.Return(T + kDay, "o2");
        },
        {"service_recovery HOLD_OUT", "service_recovery SUPPRESSED/cooldown"}},
+      // --- Arbitration across campaigns --------------------------------------
+      // One cart_add makes a first-order and a threshold coupon: one goes.
+      {"FirstCartAddOverThresholdYieldsOneCoupon",
+       nullptr,
+       [](Shopper& s) {
+         s.profile().set_orders(0);
+         s.AddToCart(T, "p1", 26000);
+       },
+       {"first_order SEND", "cart_threshold SUPPRESSED/arbitration"}},
+      {"PrioritiesChangeTheWinner",
+       [](v1::RulesConfig& r) {
+         auto* priority = r.mutable_arbitration()->mutable_priority();
+         priority->Clear();
+         priority->Add("cart_threshold");
+         priority->Add("first_order");
+       },
+       [](Shopper& s) {
+         s.profile().set_orders(0);
+         s.AddToCart(T, "p1", 26000);
+       },
+       // Emitted in arbitration order.
+       {"cart_threshold SEND", "first_order SUPPRESSED/arbitration"}},
+      {"SecondCouponWaitsUntilTheFirstIsRedeemed",
+       nullptr,
+       [](Shopper& s) {
+         s.profile().set_orders(0);
+         s.AddToCart(T, "p1", 6000);              // First-order coupon.
+         s.AddToCart(T + 5 * kMin, "p2", 20000);  // Crosses 250.00: held.
+         s.Redeem(T + 10 * kMin, s.LastCouponCode("first_order"));
+         s.set_session("s2");
+         s.RemoveFromCart(T + 20 * kMin, "p2");
+         s.AddToCart(T + 21 * kMin, "p2", 20000);  // Crosses again: sent.
+       },
+       {"first_order SEND", "cart_threshold SUPPRESSED/coupon_active",
+        "cart_threshold SEND"}},
+      {"SecondCouponWaitsUntilTheFirstExpires",
+       nullptr,
+       [](Shopper& s) {
+         s.profile().set_orders(0);
+         s.AddToCart(T, "p1", 6000);  // Expires after 7 days.
+         s.AddToCart(T + 5 * kMin, "p2", 20000);
+         s.set_session("s2");
+         s.RemoveFromCart(T + 7 * kDay - 2 * kMin, "p2");
+         s.AddToCart(T + 7 * kDay - kMin, "p2", 20000);  // Still active.
+         s.set_session("s3");
+         s.RemoveFromCart(T + 7 * kDay, "p2");
+         s.AddToCart(T + 7 * kDay + kMin, "p2", 20000);  // Expired: sent.
+       },
+       {"first_order SEND", "cart_threshold SUPPRESSED/coupon_active",
+        "cart_threshold SUPPRESSED/coupon_active", "cart_threshold SEND"}},
+      {"ReminderGoesWithoutItsCouponWhileOneIsActive",
+       nullptr,
+       [](Shopper& s) {
+         s.profile().set_orders(0);
+         s.AddToCart(T, "p1", 26000);  // First-order coupon, for 7 days.
+         s.AdvanceTo(T + 61 * kMin);
+         s.AdvanceTo(T + 1441 * kMin);  // Reminder 2 would carry one.
+       },
+       {"first_order SEND", "cart_threshold SUPPRESSED/arbitration",
+        "abandoned_cart#1 SEND", "abandoned_cart#2 SEND"}},
+      {"ReplacingCampaignIsSentWhileACouponIsActive",
+       nullptr,
+       [](Shopper& s) {
+         s.AddToCart(T, "p1", 26000);  // Threshold coupon.
+         s.Return(T + kHour, "o1");    // service_recovery replaces it.
+       },
+       {"cart_threshold SEND", "service_recovery SEND"}},
+      {"DailyMessageBudgetAcrossChannels",
+       [](v1::RulesConfig& r) {
+         r.mutable_arbitration()->set_max_messages_per_day(2);
+         r.mutable_arbitration()->set_max_active_coupons(0);
+       },
+       [](Shopper& s) {
+         for (int i = 0; i < 3; ++i) s.View(T + i * kMin, "p9");  // Push.
+         s.Return(T + kHour, "o1");                               // E-mail.
+         s.AddToCart(T + 2 * kHour, "p1", 26000);  // On-site: over budget.
+         s.set_session("s2");
+         s.RemoveFromCart(T + 14 * kHour + kMin, "p1");  // 00:01 next day.
+         s.AddToCart(T + 14 * kHour + 2 * kMin, "p1", 26000);
+       },
+       {"browse_abandonment SEND", "service_recovery SEND",
+        "cart_threshold SUPPRESSED/message_budget", "cart_threshold SEND"}},
+      {"DailyMessageBudgetAsARolling24Hours",
+       [](v1::RulesConfig& r) {
+         r.mutable_arbitration()->set_max_messages_per_day(2);
+         r.mutable_arbitration()->set_max_active_coupons(0);
+         r.mutable_arbitration()->set_message_budget_window(
+             v1::MESSAGE_BUDGET_WINDOW_ROLLING_24H);
+       },
+       [](Shopper& s) {
+         for (int i = 0; i < 3; ++i) s.View(T + i * kMin, "p9");
+         s.Return(T + kHour, "o1");
+         s.AddToCart(T + 2 * kHour, "p1", 26000);
+         s.set_session("s2");
+         s.RemoveFromCart(T + 14 * kHour + kMin, "p1");
+         s.AddToCart(T + 14 * kHour + 2 * kMin, "p1", 26000);  // Same 24 h.
+         s.set_session("s3");
+         s.RemoveFromCart(T + 24 * kHour + 4 * kMin, "p1");
+         // The push (T + 2 min) has left the window, the e-mail not.
+         s.AddToCart(T + 24 * kHour + 5 * kMin, "p1", 26000);
+       },
+       {"browse_abandonment SEND", "service_recovery SEND",
+        "cart_threshold SUPPRESSED/message_budget",
+        "cart_threshold SUPPRESSED/message_budget", "cart_threshold SEND"}},
       // --- Human escalation -------------------------------------------------
       {"EscalationForDissatisfiedValuableCustomerSuppressesNudge",
        nullptr,

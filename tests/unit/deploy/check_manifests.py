@@ -9,24 +9,31 @@ wrong:
   container port that personalizer.yaml's http_address listens on;
 - the ConfigMap's personalizer.yaml and rules.yaml use only fields (and enum
   values) of tailor.v1.ServiceConfig and tailor.v1.RulesConfig, read from
-  proto/tailor/v1/*.proto; state_dir is on an emptyDir, rules_file and the
-  --config file are mounted;
+  proto/tailor/v1/*.proto; state_dir is on a volumeClaimTemplate of the
+  StatefulSet (kept across reschedules), rules_file and the --config file
+  are mounted; group.instance.id is the stable pod name;
 - resources: requests and limits set, and the memory limit covers the
   budget of personalizer.yaml (RocksDB block cache + memtables + profile
   cache + Kafka buffers and the process, as deploy/README.md explains);
 - securityContext: non-root, read-only root filesystem, no privilege
   escalation, all capabilities dropped;
-- scaling: HPA / KEDA maxReplicas + maxSurge <= the documented input
-  partition count (annotation tailor/input-partitions), and the lag metric
-  selects the configured consumer group;
+- scaling: HPA / KEDA target the StatefulSet, maxReplicas <= the documented
+  input partition count (annotation tailor/input-partitions), and the lag
+  metric selects the configured consumer group;
 - alerts and dashboard: every metric is one services/personalizer/metrics.cc
   registers (or a documented external one), label values of `kind` and
   `action` are DecisionKind / DecisionAction names.
 
+- schemas: every rendered object validates against the OpenAPI schemas of
+  the npm packages kubernetes-models, @kubernetes-models/keda and
+  @kubernetes-models/prometheus-operator (validate_schemas.mjs), when
+  --node_modules holds them and node is installed; otherwise this part is
+  skipped with a message.
+
 Before that it runs each check on deliberately broken input, so that a check
 which cannot fail fails the test.
 
-Usage: check_manifests.py [--repo ROOT] [--kubectl PATH]
+Usage: check_manifests.py [--repo ROOT] [--kubectl PATH] [--node_modules DIR]
 Exit status 0 when everything holds, 1 otherwise.
 """
 
@@ -35,6 +42,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -44,7 +52,10 @@ except ImportError:  # pragma: no cover - reported as a failure
     print("FAIL: python3-yaml is missing (tools/setup.sh installs it)")
     sys.exit(1)
 
-DEPLOYMENT = "tailor-personalizer"
+DEPLOYMENT = "tailor-personalizer"  # the StatefulSet's name
+WORKLOAD = "StatefulSet"
+SCHEMA_PACKAGES = ("kubernetes-models", "@kubernetes-models/keda",
+                   "@kubernetes-models/prometheus-operator")
 CONTAINER = "personalizer"
 PARTITIONS_ANNOTATION = "tailor/input-partitions"
 # Metrics the alerts and the dashboard may use that tailor does not export:
@@ -180,7 +191,11 @@ def check_value(protos, ftype, value, path, errors):
 
 def exported_metrics(metrics_cc):
     with open(metrics_cc) as f:
-        names = set(re.findall(r'"(tailor_[a-z0-9_]+)"', f.read()))
+        text = f.read()
+    names = set(re.findall(r'"(tailor_[a-z0-9_]+)"', text))
+    # A histogram is exported as its _bucket, _sum and _count series.
+    for h in re.findall(r'MakeHistogram\(\s*\w+,\s*"(tailor_[a-z0-9_]+)"', text):
+        names |= {f"{h}_bucket", f"{h}_sum", f"{h}_count"}
     if not names:
         raise SystemExit(f"FAIL: no tailor_* metric names found in {metrics_cc}")
     return names
@@ -335,22 +350,37 @@ def mounted_file(pod, container, docs, path):
     return None
 
 
-def on_empty_dir(pod, container, path):
-    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+def on_claim(spec, container, path):
+    """True when `path` is on a volumeClaimTemplate of the StatefulSet (and
+    not shadowed by a pod volume of the same name)."""
+    claims = {t["metadata"]["name"] for t in spec.get("volumeClaimTemplates", [])}
+    volumes = {v["name"] for v in spec["template"]["spec"].get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         root = mount["mountPath"].rstrip("/") + "/"
-        if (path + "/").startswith(root) and "emptyDir" in volumes.get(
-                mount["name"], {}):
+        if (path + "/").startswith(root) and mount["name"] in claims and \
+                mount["name"] not in volumes:
             return True
     return False
+
+
+def instance_id_is_pod_name(container):
+    """group.instance.id comes from metadata.name: TAILOR_GROUP_INSTANCE_ID,
+    or --group_instance_id=$(VAR) with VAR from metadata.name."""
+    from_name = {e["name"] for e in container.get("env", [])
+                 if ((e.get("valueFrom") or {}).get("fieldRef") or {}).get(
+                     "fieldPath") == "metadata.name"}
+    if "TAILOR_GROUP_INSTANCE_ID" in from_name:
+        return True
+    return any(a == f"--group_instance_id=$({v})"
+               for a in container.get("args", []) for v in from_name)
 
 
 def check_workload(name, docs, ctx, errors):
     """Checks one rendered kustomization; returns the ServiceConfig it uses."""
     err = lambda msg: errors.append(f"{name}: {msg}")
-    deployment = one(docs, "Deployment", DEPLOYMENT)
+    deployment = one(docs, WORKLOAD, DEPLOYMENT)
     if deployment is None:
-        err(f"exactly one Deployment {DEPLOYMENT} expected")
+        err(f"exactly one {WORKLOAD} {DEPLOYMENT} expected")
         return None
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -383,8 +413,11 @@ def check_workload(name, docs, ctx, errors):
                           yaml.safe_load(rules_text) or {},
                           f"{name}: rules.yaml", errors)
     state_dir = service_config.get("state_dir", "")
-    if not state_dir or not on_empty_dir(pod, c, state_dir):
-        err(f"state_dir {state_dir!r} must be on an emptyDir volume")
+    if not state_dir or not on_claim(spec, c, state_dir):
+        err(f"state_dir {state_dir!r} must be on a volumeClaimTemplate")
+    if not instance_id_is_pod_name(c):
+        err("group.instance.id must be the pod name (TAILOR_GROUP_INSTANCE_ID "
+            "from metadata.name)")
 
     # Probes on the port the process listens on.
     port = http_port_of(service_config.get("http_address"))
@@ -438,10 +471,12 @@ def check_workload(name, docs, ctx, errors):
     if pod.get("terminationGracePeriodSeconds", 30) < 60:
         err("terminationGracePeriodSeconds must be >= 60 (finish the batch, "
             "commit, leave the group)")
-    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-    if (spec.get("strategy") or {}).get("type") != "RollingUpdate" or \
-            rolling.get("maxUnavailable") != 0 or rolling.get("maxSurge") != 1:
-        err("strategy must be RollingUpdate with maxUnavailable 0, maxSurge 1")
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate" or \
+            (strategy.get("rollingUpdate") or {}).get("partition", 0) != 0 or \
+            (strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1) != 1:
+        err("updateStrategy must be RollingUpdate, one pod at a time, no "
+            "partition")
 
     # Service and disruption budget select the pods.
     pod_labels = spec["template"]["metadata"].get("labels", {})
@@ -479,10 +514,15 @@ def memory_budget_mib(cfg):
 def check_scaling(name, docs, spec, cfg, ctx, errors):
     err = lambda msg: errors.append(f"{name}: {msg}")
     group = cfg.get("group_id") or "tailor-personalizer"
-    surge = ((spec.get("strategy") or {}).get("rollingUpdate") or {}).get(
-        "maxSurge", 1)
     scalers = []
     for d in docs:
+        if d.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject"):
+            target = d["spec"].get("scaleTargetRef") or {}
+            if target.get("kind", "Deployment") != WORKLOAD or \
+                    target.get("name") != DEPLOYMENT:
+                err(f"{d['kind']} scaleTargetRef must be {WORKLOAD} "
+                    f"{DEPLOYMENT}, not {target.get('kind', 'Deployment')} "
+                    f"{target.get('name')}")
         if d.get("kind") == "HorizontalPodAutoscaler":
             s = d["spec"]
             scalers.append((d, s.get("minReplicas", 1), s.get("maxReplicas")))
@@ -509,7 +549,7 @@ def check_scaling(name, docs, spec, cfg, ctx, errors):
                 elif "lagThreshold" not in t["metadata"]:
                     err("KEDA trigger needs a lagThreshold")
     if len(scalers) > 1:
-        err("more than one autoscaler targets the Deployment")
+        err(f"more than one autoscaler targets the {WORKLOAD}")
     partitions = ctx["partitions"]
     replicas = spec.get("replicas", 1)
     if replicas > partitions:
@@ -523,8 +563,9 @@ def check_scaling(name, docs, spec, cfg, ctx, errors):
         if int(annotated) != partitions:
             err(f"{d['kind']}: {PARTITIONS_ANNOTATION} {annotated}, the "
                 f"documented count is {partitions}")
-        if high is None or high + surge > int(annotated):
-            err(f"{d['kind']}: max replicas {high} + maxSurge {surge} > "
+        # A StatefulSet never surges: at most max replicas consumers.
+        if high is None or high > int(annotated):
+            err(f"{d['kind']}: max replicas {high} > "
                 f"{annotated} input partitions")
         if not 1 <= low <= (high or 0) or not low <= replicas <= (high or 0):
             err(f"{d['kind']}: replicas {replicas} outside [{low}, {high}]")
@@ -538,7 +579,7 @@ def self_test(base_docs, monitoring_docs, ctx):
     reported. Returns the list of breaks that went unnoticed."""
 
     def dep(docs):
-        return one(docs, "Deployment", DEPLOYMENT)
+        return one(docs, WORKLOAD, DEPLOYMENT)
 
     def cont(docs):
         return dep(docs)["spec"]["template"]["spec"]["containers"][0]
@@ -575,7 +616,15 @@ def self_test(base_docs, monitoring_docs, ctx):
         (lambda d: set_rule(d, lambda r: r["profile"].update(top_k="many")),
          "profile.top_k: expected an integer"),
         (lambda d: edit_config(d, lambda c: c.update(state_dir="/data")),
-         "must be on an emptyDir"),
+         "must be on a volumeClaimTemplate"),
+        (lambda d: dep(d)["spec"].pop("volumeClaimTemplates"),
+         "must be on a volumeClaimTemplate"),
+        (lambda d: cont(d).pop("env"), "group.instance.id must be the pod name"),
+        (lambda d: dep(d)["spec"].update(
+            updateStrategy={"type": "OnDelete"}), "updateStrategy must be"),
+        (lambda d: one(d, "HorizontalPodAutoscaler")["spec"][
+            "scaleTargetRef"].update(kind="Deployment"),
+         "scaleTargetRef must be StatefulSet"),
         (lambda d: cont(d)["resources"]["limits"].pop("memory"),
          "resources.limits.memory must be set"),
         (lambda d: cont(d)["resources"]["limits"].update(memory="1Gi"),
@@ -587,8 +636,8 @@ def self_test(base_docs, monitoring_docs, ctx):
          "readOnlyRootFilesystem must be true"),
         (lambda d: cont(d)["securityContext"]["capabilities"].update(drop=[]),
          "drop must hold ALL"),
-        (lambda d: one(d, "HorizontalPodAutoscaler")["spec"].update(maxReplicas=12),
-         "max replicas 12 + maxSurge 1 > 12"),
+        (lambda d: one(d, "HorizontalPodAutoscaler")["spec"].update(maxReplicas=13),
+         "max replicas 13 > 12"),
         (lambda d: one(d, "HorizontalPodAutoscaler")["spec"]["metrics"][0][
             "external"]["metric"]["selector"]["matchLabels"].update(
                 consumergroup="other"), "HPA lag metric selects"),
@@ -623,6 +672,70 @@ def self_test(base_docs, monitoring_docs, ctx):
         if not any(expected in e for e in errors):
             missed.append(f"{expected!r} (reported: {errors})")
     return missed
+
+
+def check_runbooks(docs, readme_text, errors):
+    """Every alert points at its runbook entry, a "### <alert>" heading of
+    deploy/README.md."""
+    rule = one(docs, "PrometheusRule")
+    headings = set(re.findall(r"(?m)^### (\w+)\s*$", readme_text))
+    for group in (rule or {}).get("spec", {}).get("groups", []):
+        for r in group.get("rules", []):
+            name = r.get("alert")
+            if not name:
+                continue
+            want = f"deploy/README.md#{name.lower()}"
+            if (r.get("annotations") or {}).get("runbook") != want:
+                errors.append(f"alert {name}: annotation runbook must be {want}")
+            if name not in headings:
+                errors.append(f"alert {name}: no runbook entry "
+                              f"\"### {name}\" in deploy/README.md")
+
+
+# --- schemas ---------------------------------------------------------------------
+
+
+def validate_schemas(node, node_modules, here, items):
+    """Runs validate_schemas.mjs on [(source, object)]; returns its report
+    lines (empty when every object is valid)."""
+    out = subprocess.run(
+        [node, os.path.join(here, "validate_schemas.mjs"), node_modules],
+        input=json.dumps([{"source": s, "object": o} for s, o in items]),
+        capture_output=True, text=True, timeout=300)
+    if out.returncode not in (0, 1):
+        return [f"validate_schemas.mjs failed: {out.stderr.strip()}"]
+    lines = [l for l in out.stdout.splitlines() if l.strip()]
+    if out.returncode == 1 and not lines:
+        return ["validate_schemas.mjs reported a failure without a message"]
+    return lines
+
+
+def check_schemas(args, here, rendered, monitoring, errors):
+    """Validates every rendered object against the Kubernetes, KEDA and
+    Prometheus operator schemas, after checking that a broken object is
+    reported; prints why when it cannot."""
+    node = shutil.which(args.node)
+    missing = [p for p in SCHEMA_PACKAGES if not args.node_modules or
+               not os.path.isdir(os.path.join(args.node_modules, p))]
+    if node is None or missing:
+        print(f"SKIPPED schema validation: "
+              f"{'node not found' if node is None else ''}"
+              f"{'; ' if node is None and missing else ''}"
+              f"{'npm packages missing in ' + str(args.node_modules) + ': ' + ', '.join(missing) if missing else ''}"
+              f" (the deploy_schemas_setup test installs them with npm when "
+              f"the registry is reachable)")
+        return
+    items = [(name, o) for name, docs in rendered.items() for o in docs]
+    items += [("monitoring", o) for o in monitoring or []]
+    broken = copy.deepcopy(one(rendered["base"], WORKLOAD, DEPLOYMENT))
+    broken["spec"]["replicas"] = "three"
+    if not validate_schemas(node, args.node_modules, here,
+                            [("self-test", broken)]):
+        errors.append("self-test: the schema check accepted replicas: three")
+    report = validate_schemas(node, args.node_modules, here, items)
+    errors.extend(f"schema: {line}" for line in report)
+    print(f"validated {len(items)} objects against the Kubernetes, KEDA and "
+          f"Prometheus operator schemas")
 
 
 # --- main ------------------------------------------------------------------------
@@ -665,6 +778,9 @@ def main():
     parser.add_argument("--repo", default=os.path.normpath(
         os.path.join(here, "..", "..", "..")))
     parser.add_argument("--kubectl", default=os.environ.get("KUBECTL", "kubectl"))
+    parser.add_argument("--node", default="node")
+    parser.add_argument("--node_modules",
+                        help="node_modules holding " + ", ".join(SCHEMA_PACKAGES))
     args = parser.parse_args()
     repo = args.repo
 
@@ -720,6 +836,20 @@ def main():
         for what in missed:
             errors.append(f"self-test: a deliberate break was not reported as {what}")
         print(f"self-test: {len(missed)} deliberate break(s) not reported")
+    if monitoring is not None:
+        with open(os.path.join(repo, "deploy", "README.md")) as f:
+            readme_text = f.read()
+        check_runbooks(monitoring, readme_text, errors)
+        broken = copy.deepcopy(monitoring)
+        one(broken, "PrometheusRule")["spec"]["groups"][0]["rules"][0][
+            "alert"] = "TailorNoRunbook"
+        broken_errors = []
+        check_runbooks(broken, readme_text, broken_errors)
+        if not any("TailorNoRunbook" in e for e in broken_errors):
+            errors.append("self-test: an alert without a runbook entry was "
+                          "not reported")
+    if "base" in rendered:
+        check_schemas(args, here, rendered, monitoring, errors)
 
     for e in errors:
         print("FAIL:", e)

@@ -719,5 +719,40 @@ TEST(WithDefaultsTest, FillsOnlyUnsetFields) {
   EXPECT_EQ(WithDefaults(set).SerializeAsString(), set.SerializeAsString());
 }
 
+// Active coupons (written by libs/decide) leave the profile when redeemed,
+// which frees their arbitration slot.
+class ActiveCouponFoldTest : public FoldTest {
+ protected:
+  void SetUp() override {
+    for (const char* code : {"FIRSTORDER-AAAA", "CARTTHRESHO-BBBB"}) {
+      tailor::v1::ActiveCoupon* c = profile_.add_active_coupons();
+      c->set_code(code);
+      c->set_expires_at_ms(1'000'000'000);
+    }
+  }
+  std::vector<std::string> Codes() const {
+    std::vector<std::string> codes;
+    for (const auto& c : profile_.active_coupons()) codes.push_back(c.code());
+    return codes;
+  }
+};
+
+TEST_F(ActiveCouponFoldTest, RedemptionRemovesTheCoupon) {
+  Fold(At(1000, "coupon_redeemed { coupon_code: 'FIRSTORDER-AAAA' }"));
+  EXPECT_THAT(Codes(), ElementsAre("CARTTHRESHO-BBBB"));
+  EXPECT_EQ(profile_.coupons_redeemed(), 1);
+}
+
+TEST_F(ActiveCouponFoldTest, OrderWithTheCodeRemovesTheCoupon) {
+  Fold(At(1000, Order("o1", 5000, Item("p1", 1, 5000), "CARTTHRESHO-BBBB")));
+  EXPECT_THAT(Codes(), ElementsAre("FIRSTORDER-AAAA"));
+}
+
+TEST_F(ActiveCouponFoldTest, UnknownCodeChangesNothing) {
+  Fold(At(1000, "coupon_redeemed { coupon_code: 'SHOP-OWN-CODE' }"));
+  Fold(At(2000, Order("o1", 5000, Item("p1", 1, 5000), "SHOP-OWN-CODE")));
+  EXPECT_THAT(Codes(), ElementsAre("FIRSTORDER-AAAA", "CARTTHRESHO-BBBB"));
+}
+
 }  // namespace
 }  // namespace tailor::profile

@@ -14,6 +14,7 @@ namespace {
 
 using ::tailor::v1::Event;
 using ::tailor::v1::EventTopic;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 1700000000000;  // 2023-11-14T22:13:20Z.
@@ -222,7 +223,7 @@ TEST(ValidateEventTest, EveryErrorCaseNamesTheProblem) {
       // Privacy payloads.
       {Env("consent_updated { granted_channels: [CHANNEL_PUSH, "
            "CHANNEL_UNSPECIFIED] }"),
-       kPrivacy, "consent_updated.granted_channels[1] has invalid value 0"},
+       kPrivacy, "consent_updated.granted_channels[1] is CHANNEL_UNSPECIFIED"},
       {Env(absl::StrCat("erasure_requested { request_id: '", Long(129), "' }")),
        kPrivacy, "erasure_requested.request_id too long (129 > 128)"},
   };
@@ -234,20 +235,55 @@ TEST(ValidateEventTest, EveryErrorCaseNamesTheProblem) {
   }
 }
 
-TEST(ValidateEventTest, RejectsUnknownEnumValues) {
+TEST(ValidateEventTest, UnknownEnumValuesAreAcceptedAndNormalized) {
+  // A newer producer may know more device classes and channels.
   Event device = Valid("app_open {}");
   device.mutable_context()->set_device(static_cast<tailor::v1::DeviceClass>(9));
-  EXPECT_THAT(std::string(ValidateEvent(device, kClick, {}, kNow).message()),
-              HasSubstr("context.device has unknown value 9"));
+  EXPECT_TRUE(ValidateEvent(device, kClick, {}, kNow).ok());
+  NormalizeEnums(&device);
+  EXPECT_EQ(device.context().device(), tailor::v1::DEVICE_CLASS_UNSPECIFIED);
 
   Event consent = Valid("consent_updated {}");
   consent.mutable_consent_updated()->add_granted_channels(
-      tailor::v1::CHANNEL_EMAIL);
-  consent.mutable_consent_updated()->add_granted_channels(
       static_cast<tailor::v1::Channel>(42));
+  consent.mutable_consent_updated()->add_granted_channels(
+      tailor::v1::CHANNEL_EMAIL);
+  EXPECT_TRUE(ValidateEvent(consent, kPrivacy, {}, kNow).ok());
+  NormalizeEnums(&consent);
+  EXPECT_THAT(consent.consent_updated().granted_channels(),
+              ElementsAre(tailor::v1::CHANNEL_EMAIL));
+}
+
+TEST(ValidateEventTest, AmountsQuantitiesAndLinesHaveMaxima) {
+  ValidationLimits limits;
+  limits.max_amount_minor = 1000;
+  limits.max_quantity = 5;
+  limits.max_line_items = 2;
+  const auto message = [&](const std::string& payload, EventTopic topic) {
+    return std::string(
+        ValidateEvent(Valid(payload), topic, limits, kNow).message());
+  };
+  EXPECT_EQ(message("cart_add { item { product_id: 'p' quantity: 5 "
+                    "unit_price { minor_units: 1000 } } }",
+                    kClick),
+            "");
+  EXPECT_THAT(message("cart_add { item { product_id: 'p' quantity: 1 "
+                      "unit_price { minor_units: 1001 } } }",
+                      kClick),
+              HasSubstr("amount in cart_add.item.unit_price above the "
+                        "maximum (1001 > 1000)"));
   EXPECT_THAT(
-      std::string(ValidateEvent(consent, kPrivacy, {}, kNow).message()),
-      HasSubstr("consent_updated.granted_channels[1] has invalid value 42"));
+      message("cart_add { item { product_id: 'p' quantity: 6 } }", kClick),
+      HasSubstr("cart_add.item.quantity above the maximum (6 > 5)"));
+  EXPECT_THAT(message("order_placed { order_id: 'o' items { product_id: 'a' "
+                      "quantity: 1 } items { product_id: 'b' quantity: 1 } "
+                      "items { product_id: 'c' quantity: 1 } }",
+                      kOrders),
+              HasSubstr("order_placed.items has too many lines (3 > 2)"));
+  EXPECT_THAT(message("order_placed { order_id: 'o' total { minor_units: "
+                      "9223372036854775807 } }",
+                      kOrders),
+              HasSubstr("amount in order_placed.total above the maximum"));
 }
 
 TEST(ValidateEventTest, StringsAtTheBoundAreAccepted) {

@@ -1,0 +1,92 @@
+#include "services/personalizer/metrics.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+
+namespace tailor {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Scrape(PersonalizerMetrics& metrics) {
+  return prometheus::TextSerializer().Serialize(metrics.registry()->Collect());
+}
+
+TEST(DeadLetterErrorClassTest, Classes) {
+  EXPECT_EQ(DeadLetterErrorClass("undecodable protobuf"), "undecodable");
+  EXPECT_EQ(DeadLetterErrorClass("message key does not match customer_id"),
+            "key_mismatch");
+  EXPECT_EQ(DeadLetterErrorClass("missing event_time_ms"), "event_time");
+  EXPECT_EQ(DeadLetterErrorClass("event_time_ms 5 is before the minimum 9"),
+            "event_time");
+  EXPECT_EQ(DeadLetterErrorClass("missing customer_id"), "missing_field");
+  EXPECT_EQ(DeadLetterErrorClass("search.results must be >= 0"),
+            "invalid_value");
+}
+
+TEST(PersonalizerMetricsTest, BuildInfo) {
+  PersonalizerMetrics metrics;
+  EXPECT_THAT(Scrape(metrics),
+              ::testing::ContainsRegex(
+                  R"(tailor_build_info\{[^}]*revision="[^"]+"[^}]*\} 1)"));
+}
+
+TEST(PersonalizerMetricsTest, DecisionsByCampaignKindActionAndGuard) {
+  PersonalizerMetrics metrics;
+  tailor::v1::Decision d;
+  d.set_campaign("abandoned_cart");
+  d.set_kind(tailor::v1::DECISION_KIND_CART_REMINDER);
+  d.set_action(tailor::v1::DECISION_ACTION_SUPPRESSED);
+  d.set_suppression("quiet_hours");
+  metrics.ObserveDecision(d, absl::Milliseconds(300));
+  metrics.ObserveDecision(d, std::nullopt);
+  const std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("tailor_decisions_total{action=\"DECISION_ACTION_"
+                              "SUPPRESSED\",campaign=\"abandoned_cart\",kind=\""
+                              "DECISION_KIND_CART_REMINDER\"} 2"));
+  EXPECT_THAT(text, HasSubstr("tailor_suppressions_total{campaign=\""
+                              "abandoned_cart\",guard=\"quiet_hours\"} 2"));
+  // Only the decision with a latency is in the histogram.
+  EXPECT_THAT(text, HasSubstr("tailor_event_to_decision_seconds_count 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("tailor_event_to_decision_seconds_bucket{le=\"0.25\"} 0"));
+  EXPECT_THAT(
+      text, HasSubstr("tailor_event_to_decision_seconds_bucket{le=\"0.5\"} 1"));
+}
+
+TEST(PersonalizerMetricsTest, DeadLettersByClassAndTopic) {
+  PersonalizerMetrics metrics;
+  pipeline::OutputRecord dl{
+      pipeline::OutputKind::kDeadLetter,
+      "tailor.dlq",
+      -1,
+      "k",
+      "v",
+      {{std::string(pipeline::kHeaderSourceTopic), "orders"},
+       {std::string(pipeline::kHeaderError), "undecodable protobuf"}}};
+  metrics.ObserveDeadLetter(dl);
+  EXPECT_THAT(Scrape(metrics),
+              HasSubstr("tailor_dead_letters_total{error_class=\"undecodable\","
+                        "source_topic=\"orders\"} 1"));
+}
+
+TEST(PersonalizerMetricsTest, BatchAndCommitHistograms) {
+  PersonalizerMetrics metrics;
+  metrics.ObserveBatch(absl::Milliseconds(3));
+  metrics.ObserveCommit(absl::Milliseconds(40));
+  metrics.ObserveCommit(absl::Milliseconds(40));
+  const std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("tailor_batch_processing_seconds_count 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("tailor_batch_processing_seconds_bucket{le=\"0.005\"} 1"));
+  EXPECT_THAT(text, HasSubstr("tailor_commit_seconds_count 2"));
+  EXPECT_THAT(text, HasSubstr("tailor_commit_seconds_bucket{le=\"0.025\"} 0"));
+}
+
+}  // namespace
+}  // namespace tailor
