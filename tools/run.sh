@@ -26,7 +26,9 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build/release"
-"$root/tools/setup.sh" "$build" Release
+# Only the three programs; the whole output goes to build.log.
+"$root/tools/setup.sh" "$build" Release "$build/build.log" \
+  personalizer devbroker loadgen
 
 work="$(mktemp -d /tmp/tailor-run.XXXXXX)"
 pids=()
@@ -62,9 +64,11 @@ pids+=($loadgen)
 echo "run: load generator: $rate events/s for ${duration}s, $customers shoppers, shop time x$time_scale"
 
 wait "$loadgen" || { echo "run: loadgen failed"; cat "$work/loadgen.log"; exit 1; }
+malformed=$(sed -n 's/.* malformed=\([0-9]*\).*/\1/p' "$work/loadgen.out")
+echo "run: $(cat "$work/loadgen.out")"
+echo "run: the ${malformed:-0} malformed events are sent on purpose (--malformed_percent=0.2): they are the dead letters"
 sleep 2  # let the personalizer drain what is in flight
 kill -TERM "$personalizer"
 wait "$personalizer" || { echo "run: personalizer failed"; tail -20 "$work/personalizer.log"; exit 1; }
-cat "$work/loadgen.out"
 grep -E "error|refusing" "$work/personalizer.log" | head -5 || true
 

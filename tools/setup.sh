@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what tailor needs (Debian packages, idempotent) and builds it.
-#   tools/setup.sh <build-dir> <build-type>
-# Prints nothing but errors when everything is already in place.
+#   tools/setup.sh <build-dir> <build-type> [<log-file> [<target>...]]
+# Without a log file the build prints as it goes. With one, the configure and
+# build output go to that file and the terminal gets one progress line
+# (the last lines of the log when the build fails). Targets: all by default.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${1:-$root/build/release}"
 build_type="${2:-Release}"
+log="${3:-}"
+targets=("${@:4}")
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -39,7 +43,40 @@ if ((${#missing[@]})); then
       "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
-if [[ ! -f "$build_dir/build.ninja" ]]; then
-  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+target_args=()
+((${#targets[@]})) && target_args=(--target "${targets[@]}")
+if [[ -z "$log" ]]; then
+  if [[ ! -f "$build_dir/build.ninja" ]]; then
+    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+  fi
+  exec cmake --build "$build_dir" -j"$(nproc)" "${target_args[@]}"
 fi
-cmake --build "$build_dir" -j"$(nproc)"
+
+# Quiet: everything into $log, one line on the terminal.
+mkdir -p "$(dirname "$log")"
+: >"$log"
+progress() {  # Rewrites the line on a terminal; elsewhere prints nothing.
+  [[ -t 1 ]] && printf '\r\033[Ksetup: building %s (full output: %s)' "$1" "$log"
+  return 0
+}
+[[ -t 1 ]] || echo "setup: building (full output: $log)"
+progress "..."
+start=$SECONDS
+status=0
+{
+  if [[ ! -f "$build_dir/build.ninja" ]]; then
+    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type"
+  fi &&
+    cmake --build "$build_dir" -j"$(nproc)" "${target_args[@]}"
+} 2>&1 | while IFS= read -r line; do
+  printf '%s\n' "$line" >>"$log"
+  if [[ $line =~ ^\[([0-9]+/[0-9]+)\] ]]; then progress "${BASH_REMATCH[1]}"; fi
+done || status=$?
+[[ -t 1 ]] && printf '\r\033[K'
+if ((status != 0)); then
+  echo "setup: build failed (full output: $log); the errors:" >&2
+  grep -E -A3 'error|FAILED' "$log" | head -40 >&2 || tail -20 "$log" >&2
+  exit "$status"
+fi
+warnings=$(grep -c 'warning:' "$log" || true)
+echo "setup: built in $((SECONDS - start)) s, $warnings compiler warnings (full output: $log)"

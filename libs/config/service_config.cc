@@ -186,6 +186,12 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   if (config->time_source() == tailor::v1::TIME_SOURCE_UNSPECIFIED) {
     config->set_time_source(tailor::v1::TIME_SOURCE_WALL);
   }
+  if (config->misrouted_events() == tailor::v1::MISROUTED_EVENTS_UNSPECIFIED) {
+    config->set_misrouted_events(tailor::v1::MISROUTED_EVENTS_COUNT);
+  }
+  if (config->compression() == tailor::v1::COMPRESSION_UNSPECIFIED) {
+    config->set_compression(tailor::v1::COMPRESSION_LZ4);
+  }
   if (!config->has_max_task_idle_ms()) {
     config->set_max_task_idle_ms(kDefaultMaxTaskIdleMs);
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "libs/pipeline/profile_cache.h"
 #include "libs/pipeline/timer_index.h"
 #include "tailor/v1/profile.pb.h"
@@ -26,6 +27,8 @@ struct PartitionTask {
   TimerIndex timers;
   tailor::v1::PartitionState state;
   bool state_dirty = false;
+  // state.erasure_fences by id hash, for a lookup per event.
+  absl::flat_hash_map<uint64_t, int64_t> fences;
   // The task's stream time: timers due before it have fired.
   int64_t stream_time_ms = std::numeric_limits<int64_t>::min();
   // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when

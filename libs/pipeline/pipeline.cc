@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -18,6 +21,7 @@
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
+#include "libs/kafka/config.h"
 #include "libs/kafka/error.h"
 #include "libs/pipeline/changelog.h"
 #include "libs/pipeline/order_time.h"
@@ -44,6 +48,22 @@ std::string TransactionalId(const tailor::v1::ServiceConfig& cfg) {
   return absl::StrCat(cfg.group_id(), "-", host, "-", getpid());
 }
 
+// librdkafka's compression.type for the config's compression.
+std::string CompressionType(tailor::v1::Compression compression) {
+  switch (compression) {
+    case tailor::v1::COMPRESSION_NONE:
+      return "none";
+    case tailor::v1::COMPRESSION_GZIP:
+      return "gzip";
+    case tailor::v1::COMPRESSION_SNAPPY:
+      return "snappy";
+    case tailor::v1::COMPRESSION_ZSTD:
+      return "zstd";
+    default:
+      return "lz4";
+  }
+}
+
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options) : options_(std::move(options)) {}
@@ -55,6 +75,15 @@ Pipeline::~Pipeline() {
 }
 
 namespace {
+
+// The properties every client gets, then those of one client (which win).
+kafka::Properties WithClientProperties(const kafka::Properties& common,
+                                       kafka::Properties specific) {
+  kafka::Properties out = common;
+  out.insert(out.end(), std::make_move_iterator(specific.begin()),
+             std::make_move_iterator(specific.end()));
+  return out;
+}
 
 // The name of the directory a corrupt state is moved into.
 constexpr absl::string_view kCorruptPrefix = "corrupt-";
@@ -114,10 +143,42 @@ absl::StatusOr<std::unique_ptr<store::ProfileStore>> Pipeline::OpenStateHealing(
   return store::ProfileStore::Open(options);
 }
 
+absl::StatusOr<kafka::Properties> KafkaClientProperties(
+    const tailor::v1::ServiceConfig& config) {
+  kafka::Properties out = {{"bootstrap.servers", config.bootstrap_servers()}};
+  // Sorted, so every start sets them in the same order.
+  std::map<std::string, std::string> plain(config.kafka_properties().begin(),
+                                           config.kafka_properties().end());
+  for (const auto& [key, value] : plain) out.emplace_back(key, value);
+  std::map<std::string, std::string> files(
+      config.kafka_property_files().begin(),
+      config.kafka_property_files().end());
+  for (const auto& [key, path] : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::string value((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka_property_files[\"", key, "\"]: cannot read ", path));
+    }
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+      value.pop_back();
+    }
+    out.emplace_back(key, std::move(value));
+  }
+  if (absl::StatusOr<kafka::ConfPtr> conf = kafka::MakeConf(out); !conf.ok()) {
+    // The message names the property, never its value.
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_properties: ", conf.status().message()));
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
     PipelineOptions options, std::shared_ptr<const decide::Engine> engine) {
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(options)));
   const tailor::v1::ServiceConfig& cfg = p->options_.config;
+  TAILOR_ASSIGN_OR_RETURN(p->client_properties_, KafkaClientProperties(cfg));
 
   store::StoreOptions store_options;
   store_options.path = cfg.state_dir();
@@ -138,6 +199,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   ProcessorOptions processor_options;
   processor_options.topics = cfg.topics();
   processor_options.partition_count = partition_count;
+  processor_options.misrouted_events = cfg.misrouted_events();
   processor_options.limits.min_event_time_ms = cfg.min_event_time_ms();
   processor_options.limits.max_future_skew_ms =
       cfg.max_event_skew_hours() * 3600 * 1000;
@@ -147,12 +209,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       p->store_.get(), std::move(engine), std::move(processor_options));
   p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
 
-  kafka::Properties producer_props = {
-      {"bootstrap.servers", cfg.bootstrap_servers()},
-      {"enable.idempotence", "true"},
-      {"linger.ms", "1"},
-      {"compression.type", "lz4"},
-  };
+  kafka::Properties producer_props = WithClientProperties(
+      p->client_properties_,
+      {
+          {"enable.idempotence", "true"},
+          {"linger.ms", "1"},
+          {"compression.type", CompressionType(cfg.compression())},
+          // Decisions go to the partition Java's producer would pick for their
+          // key (murmur2), like every tailor producer (see the README).
+          {"partitioner", "murmur2_random"},
+      });
   if (p->exactly_once()) {
     producer_props.emplace_back("transactional.id", TransactionalId(cfg));
     // A crashed instance's open transaction holds back read_committed
@@ -176,30 +242,32 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   }
   TAILOR_ASSIGN_OR_RETURN(
       p->restore_reader_,
-      kafka::Consumer::Create({{"bootstrap.servers", cfg.bootstrap_servers()},
-                               {"group.id", cfg.group_id() + ".restore"},
-                               {"isolation.level", "read_committed"},
-                               {"fetch.max.bytes", "52428800"},
-                               // Without it every partition's restore
-                               // waits out a 500 ms fetch long-poll.
-                               {"fetch.wait.max.ms", "5"}},
-                              nullptr));
+      kafka::Consumer::Create(
+          WithClientProperties(p->client_properties_,
+                               {{"group.id", cfg.group_id() + ".restore"},
+                                {"isolation.level", "read_committed"},
+                                {"fetch.max.bytes", "52428800"},
+                                // Without it every partition's restore
+                                // waits out a 500 ms fetch long-poll.
+                                {"fetch.wait.max.ms", "5"}}),
+          nullptr));
   p->restorer_ = std::make_unique<ChangelogRestorer>(
       p->store_.get(), p->restore_reader_.get(), cfg.topics().changelog());
 
-  kafka::Properties consumer_props = {
-      {"bootstrap.servers", cfg.bootstrap_servers()},
-      {"group.id", cfg.group_id()},
-      // The range assignor gives partition N of every input topic to the
-      // same member, which co-partitioning needs; librdkafka's
-      // cooperative-sticky assignor places topic partitions one by one.
-      {"partition.assignment.strategy", "range"},
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "5"},
-      {"isolation.level", "read_committed"},
-      // Tells a task when an empty input is caught up (TaskInputs).
-      {"enable.partition.eof", "true"},
-  };
+  kafka::Properties consumer_props = WithClientProperties(
+      p->client_properties_,
+      {
+          {"group.id", cfg.group_id()},
+          // The range assignor gives partition N of every input topic to the
+          // same member, which co-partitioning needs; librdkafka's
+          // cooperative-sticky assignor places topic partitions one by one.
+          {"partition.assignment.strategy", "range"},
+          {"auto.offset.reset", "earliest"},
+          {"fetch.wait.max.ms", "5"},
+          {"isolation.level", "read_committed"},
+          // Tells a task when an empty input is caught up (TaskInputs).
+          {"enable.partition.eof", "true"},
+      });
   if (!cfg.group_instance_id().empty()) {
     consumer_props.emplace_back("group.instance.id", cfg.group_instance_id());
   }
@@ -221,9 +289,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
 
 absl::StatusOr<int> Pipeline::CheckTopics() {
   const tailor::v1::ServiceConfig& cfg = options_.config;
-  TAILOR_ASSIGN_OR_RETURN(
-      auto admin,
-      kafka::Admin::Create({{"bootstrap.servers", cfg.bootstrap_servers()}}));
+  TAILOR_ASSIGN_OR_RETURN(auto admin, kafka::Admin::Create(client_properties_));
   const auto& t = cfg.topics();
   std::vector<std::string> inputs = {t.clickstream(), t.orders(), t.privacy()};
   std::vector<std::string> counts;
@@ -517,9 +583,12 @@ absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
     for (const auto& [name, value] : out.headers) {
       headers.push_back({name, value});
     }
+    const bool tombstone =
+        out.kind == OutputKind::kChangelog && out.value.empty();
     absl::Status produced = producer_->Produce(
         out.topic, out.partition < 0 ? RD_KAFKA_PARTITION_UA : out.partition,
-        out.key, out.value, headers, /*timestamp_ms=*/0,
+        out.key, tombstone ? absl::string_view() : absl::string_view(out.value),
+        headers, /*timestamp_ms=*/0,
         /*track_offset=*/out.kind == OutputKind::kChangelog, seq);
     if (!produced.ok()) {
       const std::optional<kafka::KafkaErrorInfo> info =

@@ -72,6 +72,12 @@ struct PipelineOptions {
   } observer;
 };
 
+// bootstrap.servers, then the config's kafka_properties and
+// kafka_property_files (read now): what every Kafka client of tailor gets.
+// Checked by librdkafka; errors name the field (never a value).
+absl::StatusOr<kafka::Properties> KafkaClientProperties(
+    const tailor::v1::ServiceConfig& config);
+
 class Pipeline : public kafka::RebalanceListener {
  public:
   // Opens the store, checks the topics (the input topics must have the same
@@ -110,6 +116,10 @@ class Pipeline : public kafka::RebalanceListener {
   // invalid) and were skipped so their partition goes on (at least once).
   int64_t undeliverable_outputs() const {
     return undeliverable_outputs_.load();
+  }
+  // How far restores from the changelog have come (thread-safe).
+  const RestoreProgress& restore_progress() const {
+    return restorer_->progress();
   }
   // Whether the state directory was found corrupt at start and is being
   // rebuilt from the changelog.
@@ -189,6 +199,7 @@ class Pipeline : public kafka::RebalanceListener {
   tailor::v1::EventTopic KindOf(absl::string_view topic) const;
 
   PipelineOptions options_;
+  kafka::Properties client_properties_;  // KafkaClientProperties()
   std::unique_ptr<store::ProfileStore> store_;
   std::unique_ptr<Processor> processor_;
   // Declared after store_: destroyed (queued writes finished) before it.

@@ -1,10 +1,13 @@
 #include "libs/pipeline/processor.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/murmur2.h"
+#include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/pipeline/changelog.h"
 #include "libs/profile/fold.h"
@@ -71,6 +74,9 @@ absl::Status Processor::OpenPartition(int32_t partition) {
   }
   task->state.set_partition(partition);
   task->state.set_partition_count(options_.partition_count);
+  for (const tailor::v1::ErasureFence& f : task->state.erasure_fences()) {
+    task->fences[f.id_hash()] = f.erased_at_ms();
+  }
   tasks_.emplace(partition, std::move(task));
   return absl::OkStatus();
 }
@@ -180,6 +186,7 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
       verdicts_[i] =
           absl::InvalidArgumentError("message key does not match customer_id");
     }
+    CheckPlacement(rec, &verdicts_[i]);
   }
 
   TAILOR_RETURN_IF_ERROR(Prefetch(records));
@@ -207,6 +214,19 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
   return absl::OkStatus();
 }
 
+void Processor::CheckPlacement(const InputRecord& rec, absl::Status* verdict) {
+  if (options_.partition_count <= 1 || rec.key.empty()) return;
+  const int32_t expected =
+      KafkaPartitionForKey(rec.key, options_.partition_count);
+  if (expected == rec.partition) return;
+  ++stats_.misrouted_by_topic[rec.kind];
+  if (verdict->ok() &&
+      options_.misrouted_events == tailor::v1::MISROUTED_EVENTS_DEAD_LETTER) {
+    *verdict = absl::FailedPreconditionError(
+        absl::StrCat("misrouted: key hashes to partition ", expected));
+  }
+}
+
 absl::Status Processor::AdvanceStreamTime(int32_t partition,
                                           int64_t watermark_ms) {
   PartitionTask* task = TaskFor(partition);
@@ -217,9 +237,51 @@ absl::Status Processor::AdvanceStreamTime(int32_t partition,
   return FireDue(*task);
 }
 
+uint64_t Processor::FenceHash(const PartitionTask& task,
+                              absl::string_view customer_id) {
+  return StableHash64({task.state.fence_salt(), customer_id});
+}
+
+void Processor::AddFence(PartitionTask& task, absl::string_view customer_id,
+                         int64_t erased_at_ms) {
+  tailor::v1::PartitionState& state = task.state;
+  if (state.fence_salt().empty()) {
+    std::random_device random;
+    std::string salt(16, '\0');
+    for (char& c : salt) c = static_cast<char>(random());
+    state.set_fence_salt(std::move(salt));
+  }
+  // Fences older than kFenceMs of stream time go.
+  const int64_t horizon =
+      std::max(task.stream_time_ms, erased_at_ms) - kFenceMs;
+  auto* fences = state.mutable_erasure_fences();
+  int keep = 0;
+  for (int i = 0; i < fences->size(); ++i) {
+    if (fences->Get(i).erased_at_ms() >= horizon) {
+      if (keep != i) fences->SwapElements(keep, i);
+      ++keep;
+    } else {
+      task.fences.erase(fences->Get(i).id_hash());
+    }
+  }
+  fences->DeleteSubrange(keep, fences->size() - keep);
+  tailor::v1::ErasureFence* fence = fences->Add();
+  fence->set_id_hash(FenceHash(task, customer_id));
+  fence->set_erased_at_ms(erased_at_ms);
+  task.fences[fence->id_hash()] = erased_at_ms;
+  task.state_dirty = true;
+}
+
 void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
                              const Event& event, const InputRecord& rec) {
   ++stats_.events;
+  if (!task.fences.empty() && rec.kind != tailor::v1::EVENT_TOPIC_PRIVACY) {
+    const auto fence = task.fences.find(FenceHash(task, event.customer_id()));
+    if (fence != task.fences.end() && event.event_time_ms() <= fence->second) {
+      ++stats_.erased_events_dropped;  // dated before the erasure
+      return;
+    }
+  }
   if (!entry->exists) {
     entry->exists = true;
     ++stats_.profiles_created;
@@ -232,6 +294,8 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
     entry->exists = false;
     entry->erased = true;
     ++stats_.profiles_erased;
+    task.timers.RemoveCustomer(event.customer_id());
+    AddFence(task, event.customer_id(), event.event_time_ms());
     return;
   }
   outcome_.Clear();

@@ -45,6 +45,11 @@ struct ProcessorOptions {
   // Partitions of each input topic: the shop-wide coupon budgets are split
   // across them (see PartitionState).
   int32_t partition_count = 1;
+  // An input record whose key murmur2-hashes to another partition than the
+  // one it came from is counted (ProcessorStats::misrouted_by_topic) and,
+  // with DEAD_LETTER, sent to the dead-letter topic instead of folded.
+  tailor::v1::MisroutedEvents misrouted_events =
+      tailor::v1::MISROUTED_EVENTS_COUNT;
   bool emit_changelog = true;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
@@ -64,6 +69,12 @@ struct ProcessorStats {
   int64_t profiles_trimmed = 0;
   // Dead letters whose original was too large to copy whole.
   int64_t dead_letters_truncated = 0;
+  // Events of an erased customer dated at or before the erasure: dropped,
+  // so a late event cannot bring the customer back.
+  int64_t erased_events_dropped = 0;
+  // Input records whose key hashes to another partition, indexed by
+  // tailor::v1::EventTopic.
+  std::array<int64_t, 4> misrouted_by_topic{};
   // Indexed by tailor::v1::DecisionKind and DecisionAction.
   std::array<int64_t, 5> decisions_by_kind{};
   std::array<int64_t, 4> decisions_by_action{};
@@ -159,9 +170,20 @@ class Processor {
   absl::Status FireDue(PartitionTask& task);
   void ProcessEvent(PartitionTask& task, CachedProfile* entry,
                     const tailor::v1::Event& event, const InputRecord& rec);
+  // How long an erasure fence is kept, in stream time.
+  static constexpr int64_t kFenceMs = 30LL * 24 * 3600 * 1000;
+  static uint64_t FenceHash(const PartitionTask& task,
+                            absl::string_view customer_id);
+  // Remembers that `customer_id` was erased at `erased_at_ms` (and drops
+  // fences past kFenceMs).
+  static void AddFence(PartitionTask& task, absl::string_view customer_id,
+                       int64_t erased_at_ms);
   void EmitOutcome(PartitionTask& task, CachedProfile* entry,
                    const InputRecord* source);
   void EmitDeadLetter(const InputRecord& rec, absl::string_view error);
+  // Counts `rec` when its key hashes to another partition (Kafka's murmur2);
+  // with MISROUTED_EVENTS_DEAD_LETTER turns an ok `verdict` into an error.
+  void CheckPlacement(const InputRecord& rec, absl::Status* verdict);
   const std::string& TopicForKind(tailor::v1::DecisionKind kind) const;
   const std::string& InputTopicName(int kind) const;
   std::string CheckpointOf(const PartitionTask& task) const;

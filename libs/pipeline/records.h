@@ -60,7 +60,9 @@ struct OutputRecord {
   std::string topic;
   int32_t partition = -1;  // -1: chosen by the partitioner from the key
   std::string key;
-  std::string value;  // empty with kChangelog: a tombstone
+  // Empty with kChangelog: a tombstone, produced with a null value (a
+  // serialized profile is never empty), so compaction removes the key.
+  std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -14,6 +14,9 @@
 namespace tailor::pipeline {
 namespace {
 
+// How often a running restore logs its progress.
+constexpr absl::Duration kProgressEvery = absl::Seconds(5);
+
 constexpr absl::Duration kQueryTimeout = absl::Seconds(10);
 constexpr size_t kBulkRecords = 20000;  // records per WAL-less batch
 
@@ -51,7 +54,11 @@ absl::StatusOr<RestoreResult> ChangelogRestorer::RestoreIfBehind(
   result.to_offset = high;
   spdlog::info("restoring partition {} from {}[{}] offsets {}..{}", partition,
                changelog_topic_, partition, from, high);
-  TAILOR_RETURN_IF_ERROR(Apply(partition, from, high, &result));
+  progress_.restores.fetch_add(1);
+  progress_.remaining.store(high - from);
+  absl::Status applied = Apply(partition, from, high, &result);
+  progress_.remaining.store(0);
+  TAILOR_RETURN_IF_ERROR(applied);
   TAILOR_RETURN_IF_ERROR(ReindexTimers(partition));
   TAILOR_RETURN_IF_ERROR(store_->Flush());
   result.elapsed = absl::Now() - start;
@@ -72,10 +79,13 @@ absl::Status ChangelogRestorer::Apply(int32_t partition, int64_t from,
   store::ProfileStore::Batch batch = store_->NewBatch();
   tailor::v1::PartitionCheckpoint checkpoint;
   std::vector<kafka::Record> records;
-  const absl::Time deadline = absl::Now() + absl::Minutes(30);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + absl::Minutes(30);
+  absl::Time next_report = start + kProgressEvery;
   for (;;) {
     TAILOR_RETURN_IF_ERROR(
         reader_->PollBatch(10000, absl::Milliseconds(200), &records));
+    progress_.applied.fetch_add(static_cast<int64_t>(records.size()));
     for (const kafka::Record& r : records) {
       ++result->records;
       if (r.key() == kCheckpointKey) {
@@ -101,6 +111,17 @@ absl::Status ChangelogRestorer::Apply(int32_t partition, int64_t from,
     TAILOR_ASSIGN_OR_RETURN(int64_t next,
                             reader_->Position(changelog_topic_, partition));
     if (next >= to) break;
+    progress_.remaining.store(to - next);
+    if (const absl::Time now = absl::Now(); now >= next_report) {
+      next_report = now + kProgressEvery;
+      const double seconds = std::max(absl::ToDoubleSeconds(now - start), 1e-3);
+      const double rate = static_cast<double>(next - from) / seconds;
+      spdlog::info(
+          "restoring {}[{}]: {} of {} records ({:.0f}/s, about {:.0f} s "
+          "left)",
+          changelog_topic_, partition, next - from, to - from, rate,
+          rate > 0 ? static_cast<double>(to - next) / rate : 0.0);
+    }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("restore of ", changelog_topic_, "[", partition,

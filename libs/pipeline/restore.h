@@ -11,6 +11,7 @@
 #ifndef TAILOR_LIBS_PIPELINE_RESTORE_H_
 #define TAILOR_LIBS_PIPELINE_RESTORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,13 @@ struct RestoreResult {
   absl::Duration elapsed;
 };
 
+// How far restores have come, readable from any thread (metrics).
+struct RestoreProgress {
+  std::atomic<int64_t> applied{0};    // changelog records applied, ever
+  std::atomic<int64_t> remaining{0};  // records left in the running restore
+  std::atomic<int64_t> restores{0};   // partitions restored (not up to date)
+};
+
 class ChangelogRestorer {
  public:
   // `reader` is a consumer outside any group (it is assigned directly);
@@ -41,6 +49,10 @@ class ChangelogRestorer {
   // changelog position; returns what was done (records == 0: up to date).
   absl::StatusOr<RestoreResult> RestoreIfBehind(int32_t partition);
 
+  // Progress so far; a restore also logs its progress (records, rate and
+  // estimated time left) every few seconds.
+  const RestoreProgress& progress() const { return progress_; }
+
  private:
   absl::Status Apply(int32_t partition, int64_t from, int64_t to,
                      RestoreResult* result);
@@ -49,6 +61,7 @@ class ChangelogRestorer {
   store::ProfileStore* store_;
   kafka::Consumer* reader_;
   std::string changelog_topic_;
+  RestoreProgress progress_;
 };
 
 }  // namespace tailor::pipeline

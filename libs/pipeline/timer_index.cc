@@ -31,6 +31,18 @@ void TimerIndex::Set(const tailor::v1::Timer& timer) {
   timers_.insert_or_assign(std::move(key), timer);
 }
 
+void TimerIndex::RemoveCustomer(absl::string_view customer_id) {
+  std::vector<Key> keys;
+  for (const auto& [id, fire_at_ms] : by_id_) {
+    if (id.first == customer_id)
+      keys.push_back({fire_at_ms, id.first, id.second});
+  }
+  for (const Key& key : keys) {
+    by_id_.erase(std::make_pair(key.customer_id, key.timer_id));
+    Remove(key);
+  }
+}
+
 void TimerIndex::PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due) {
   while (!timers_.empty() && timers_.begin()->first.fire_at_ms <= now_ms) {
     auto node = timers_.extract(timers_.begin());

@@ -41,6 +41,9 @@ class TimerIndex {
   void Load(tailor::v1::Timer timer);
   // Sets (or moves) a timer and queues the store change.
   void Set(const tailor::v1::Timer& timer);
+  // Removes every timer of `customer_id` and queues their deletion (an
+  // erasure). Linear in the number of pending timers.
+  void RemoveCustomer(absl::string_view customer_id);
   // Moves every timer due at `now_ms` into *due, in fire order, and queues
   // their deletion.
   void PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due);

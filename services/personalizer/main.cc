@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -217,8 +218,10 @@ absl::StatusOr<LoadedRules> LoadRules(const std::string& path) {
                      RulesFingerprint(rules)};
 }
 
+// `sent_by_kind`: SEND decisions by tailor::v1::DecisionKind;
 // `suppressed_by`: suppressed decisions by the guard that stopped them.
 void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed,
+                  const std::array<int64_t, 5>& sent_by_kind,
                   const std::map<std::string, int64_t>& suppressed_by) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
   const auto kind = [&](tailor::v1::DecisionKind k) {
@@ -243,6 +246,21 @@ void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed,
           s.decisions_by_action[tailor::v1::DECISION_ACTION_SUPPRESSED]),
       static_cast<long long>(s.timers_fired), seconds,
       static_cast<double>(s.events) / seconds);
+  // What went out, and why the rest did not: held out (the control group of
+  // a campaign) or suppressed by a guard.
+  std::printf(
+      "sent: cart_reminder=%lld push=%lld coupon=%lld agent=%lld "
+      "(not sent: held_out=%lld suppressed=%lld)\n",
+      static_cast<long long>(
+          sent_by_kind[tailor::v1::DECISION_KIND_CART_REMINDER]),
+      static_cast<long long>(sent_by_kind[tailor::v1::DECISION_KIND_PUSH]),
+      static_cast<long long>(sent_by_kind[tailor::v1::DECISION_KIND_COUPON]),
+      static_cast<long long>(
+          sent_by_kind[tailor::v1::DECISION_KIND_AGENT_ESCALATION]),
+      static_cast<long long>(
+          s.decisions_by_action[tailor::v1::DECISION_ACTION_HOLD_OUT]),
+      static_cast<long long>(
+          s.decisions_by_action[tailor::v1::DECISION_ACTION_SUPPRESSED]));
   std::string guards;
   for (const auto& [guard, n] : suppressed_by) {
     absl::StrAppend(&guards, " ", guard, "=", n);
@@ -273,6 +291,13 @@ int Main() {
     spdlog::error("refusing to start: {}", cfg.status().message());
     return 2;
   }
+  // Checked (and secret files read) before anything waits for a broker.
+  if (absl::StatusOr<kafka::Properties> client =
+          pipeline::KafkaClientProperties(*cfg);
+      !client.ok()) {
+    spdlog::error("refusing to start: {}", client.status().message());
+    return 2;
+  }
   auto rules = LoadRules(cfg->rules_file());
   if (!rules.ok()) {
     spdlog::error("refusing to start: rules: {}", rules.status().message());
@@ -283,6 +308,7 @@ int Main() {
       cfg->rules_file().empty() ? "the built-in defaults" : cfg->rules_file());
 
   PersonalizerMetrics metrics;
+  metrics.SetInputTopics(cfg->topics());
   pipeline::PipelineOptions options;
   options.config = *cfg;
   options.consumer_properties = *std::move(consumer_properties);
@@ -290,11 +316,15 @@ int Main() {
   const bool print = cfg->print_decisions();
   const bool wall_time = cfg->time_source() == tailor::v1::TIME_SOURCE_WALL;
   std::map<std::string, int64_t> suppressed_by;  // pipeline thread
-  options.on_decision = [&printer, &metrics, &suppressed_by, print,
-                         wall_time](const tailor::v1::Decision& d) {
+  std::array<int64_t, 5> sent_by_kind{};         // pipeline thread
+  options.on_decision = [&printer, &metrics, &suppressed_by, &sent_by_kind,
+                         print, wall_time](const tailor::v1::Decision& d) {
     if (print) printer.Print(d);
     if (d.action() == tailor::v1::DECISION_ACTION_SUPPRESSED) {
       ++suppressed_by[d.suppression()];
+    }
+    if (d.action() == tailor::v1::DECISION_ACTION_SEND) {
+      ++sent_by_kind[d.kind() % sent_by_kind.size()];
     }
     std::optional<absl::Duration> latency;
     if (wall_time)
@@ -350,6 +380,7 @@ int Main() {
           metrics.SetReady(p.ready());
           metrics.SetHealth(p.stalled_for(), p.undeliverable_outputs(),
                             p.state_rebuilt());
+          metrics.SetRestore(p.restore_progress());
         });
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());
@@ -411,7 +442,7 @@ int Main() {
     std::printf("(%lld more decision lines not shown)\n",
                 static_cast<long long>(printer.hidden()));
   }
-  PrintSummary(p.stats(), absl::Now() - start, suppressed_by);
+  PrintSummary(p.stats(), absl::Now() - start, sent_by_kind, suppressed_by);
 
   // Wake the signal thread if it is still waiting.
   if (!stop.exchange(true))

@@ -62,6 +62,7 @@ absl::string_view HeaderValue(const pipeline::OutputRecord& record,
 absl::string_view DeadLetterErrorClass(absl::string_view error) {
   if (absl::StartsWith(error, "undecodable")) return "undecodable";
   if (absl::StrContains(error, "key does not match")) return "key_mismatch";
+  if (absl::StartsWith(error, "misrouted")) return "misrouted";
   if (absl::StrContains(error, "event_time")) return "event_time";
   if (absl::StartsWith(error, "missing ")) return "missing_field";
   return "invalid_value";
@@ -85,6 +86,13 @@ PersonalizerMetrics::PersonalizerMetrics()
                            "Invalid input records sent to the DLQ, by error "
                            "class and source topic.")
                        .Register(r);
+  misrouted_ = &prometheus::BuildCounter()
+                    .Name("tailor_misrouted_events_total")
+                    .Help(
+                        "Input records whose key hashes (Kafka's murmur2) to "
+                        "another partition than the one they were read from, "
+                        "by topic: a producer with another partitioner.")
+                    .Register(r);
   timers_fired_ = MakeCounter(r, "tailor_timers_fired_total", "Timers fired.");
   cache_hits_ = MakeCounter(r, "tailor_profile_cache_hits_total",
                             "Profile lookups served from memory.");
@@ -130,10 +138,24 @@ PersonalizerMetrics::PersonalizerMetrics()
       r, "tailor_undeliverable_outputs",
       "Output records the broker refused for good (too large, invalid), "
       "skipped since start.");
+  restore_applied_ =
+      MakeGauge(r, "tailor_restored_records",
+                "Changelog records applied by restores since start.");
+  restore_remaining_ = MakeGauge(
+      r, "tailor_restore_remaining_records",
+      "Changelog records left in the running restore (0 when none runs).");
+  restores_ = MakeGauge(
+      r, "tailor_restores",
+      "Partitions restored from the changelog since start (a partition "
+      "whose local state was up to date does not count).");
   state_rebuilt_ = MakeGauge(
       r, "tailor_state_rebuilt",
       "1 when the state directory was found corrupt at start, moved aside "
       "and rebuilt from the changelog.");
+  erased_events_dropped_ = MakeCounter(
+      r, "tailor_erased_events_dropped_total",
+      "Events of an erased customer dated at or before the erasure, dropped "
+      "so a late event cannot bring the customer back.");
   profiles_trimmed_ =
       MakeCounter(r, "tailor_profiles_trimmed_total",
                   "Profiles cut down to the size limit before being written.");
@@ -156,6 +178,16 @@ PersonalizerMetrics::PersonalizerMetrics()
       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300});
 }
 
+void PersonalizerMetrics::SetInputTopics(
+    const tailor::v1::TopicsConfig& topics) {
+  misrouted_by_topic_[tailor::v1::EVENT_TOPIC_CLICKSTREAM] =
+      &misrouted_->Add({{"topic", topics.clickstream()}});
+  misrouted_by_topic_[tailor::v1::EVENT_TOPIC_ORDERS] =
+      &misrouted_->Add({{"topic", topics.orders()}});
+  misrouted_by_topic_[tailor::v1::EVENT_TOPIC_PRIVACY] =
+      &misrouted_->Add({{"topic", topics.privacy()}});
+}
+
 void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
                                  size_t cached_profiles, size_t pending_timers,
                                  int assigned_partitions,
@@ -169,11 +201,18 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   Advance(profiles_erased_, s.profiles_erased, last_.profiles_erased);
   Advance(commits_, s.commits, last_.commits);
   Advance(profiles_trimmed_, s.profiles_trimmed, last_.profiles_trimmed);
+  Advance(erased_events_dropped_, s.erased_events_dropped,
+          last_.erased_events_dropped);
   Advance(dead_letters_truncated_, s.dead_letters_truncated,
           last_.dead_letters_truncated);
   for (int a = 0; a < 4; ++a) {
     Advance(decisions_by_action_[a], s.decisions_by_action[a],
             last_.decisions_by_action[a]);
+  }
+  for (size_t t = 0; t < misrouted_by_topic_.size(); ++t) {
+    if (misrouted_by_topic_[t] == nullptr) continue;
+    Advance(misrouted_by_topic_[t], s.misrouted_by_topic[t],
+            last_.misrouted_by_topic[t]);
   }
   last_ = s;
   cached_profiles_->Set(static_cast<double>(cached_profiles));
@@ -182,6 +221,13 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
 }
 
 void PersonalizerMetrics::SetReady(bool ready) { ready_->Set(ready ? 1 : 0); }
+
+void PersonalizerMetrics::SetRestore(
+    const pipeline::RestoreProgress& progress) {
+  restore_applied_->Set(static_cast<double>(progress.applied.load()));
+  restore_remaining_->Set(static_cast<double>(progress.remaining.load()));
+  restores_->Set(static_cast<double>(progress.restores.load()));
+}
 
 void PersonalizerMetrics::SetHealth(absl::Duration stalled,
                                     int64_t undeliverable_outputs,

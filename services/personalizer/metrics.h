@@ -18,11 +18,13 @@
 #include "absl/time/time.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/records.h"
+#include "libs/pipeline/restore.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "tailor/v1/config.pb.h"
 #include "tailor/v1/decision.pb.h"
 
 namespace tailor {
@@ -30,13 +32,19 @@ namespace tailor {
 // The error class of a dead letter, from its tailor-error header:
 // "undecodable" (not a protobuf of the topic's event type), "key_mismatch"
 // (message key is not the customer_id), "event_time" (missing, too old or too
-// far in the future), "missing_field", or "invalid_value" (anything else).
+// far in the future), "misrouted" (the key hashes to another partition;
+// misrouted_events: dead_letter), "missing_field", or "invalid_value"
+// (anything else).
 absl::string_view DeadLetterErrorClass(absl::string_view error);
 
 class PersonalizerMetrics {
  public:
   PersonalizerMetrics();
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
+  // Names the input topics, whose tailor_misrouted_events_total{topic}
+  // counters then exist (at 0) and follow Update(). Call once, before
+  // Update().
+  void SetInputTopics(const tailor::v1::TopicsConfig& topics);
 
   void Update(const pipeline::ProcessorStats& stats, size_t cached_profiles,
               size_t pending_timers, int assigned_partitions,
@@ -48,6 +56,9 @@ class PersonalizerMetrics {
   // produced; called at every scrape.
   void SetHealth(absl::Duration stalled, int64_t undeliverable_outputs,
                  bool state_rebuilt);
+  // Sets the restore gauges; called at every scrape (a restore runs on the
+  // pipeline thread, so the scrape is what shows it moving).
+  void SetRestore(const pipeline::RestoreProgress& progress);
 
   void ObserveBatch(absl::Duration took);
   void ObserveCommit(absl::Duration took);
@@ -77,7 +88,11 @@ class PersonalizerMetrics {
   prometheus::Gauge* stalled_seconds_;
   prometheus::Gauge* undeliverable_outputs_;
   prometheus::Gauge* state_rebuilt_;
+  prometheus::Gauge* restore_applied_;
+  prometheus::Gauge* restore_remaining_;
+  prometheus::Gauge* restores_;
   prometheus::Counter* profiles_trimmed_;
+  prometheus::Counter* erased_events_dropped_;
   prometheus::Counter* dead_letters_truncated_;
   prometheus::Histogram* batch_seconds_;
   prometheus::Histogram* commit_seconds_;
@@ -85,6 +100,9 @@ class PersonalizerMetrics {
   prometheus::Family<prometheus::Counter>* decisions_;
   prometheus::Family<prometheus::Counter>* suppressions_;
   prometheus::Family<prometheus::Counter>* dead_letters_;
+  prometheus::Family<prometheus::Counter>* misrouted_;
+  // Indexed by tailor::v1::EventTopic; null until SetInputTopics().
+  std::array<prometheus::Counter*, 4> misrouted_by_topic_{};
   // Label sets seen so far -> their counters (pipeline thread only).
   absl::flat_hash_map<std::string, prometheus::Counter*> decision_counters_;
   absl::flat_hash_map<std::string, prometheus::Counter*> suppression_counters_;

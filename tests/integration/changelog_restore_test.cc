@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "libs/pipeline/changelog.h"
 #include "tailor/v1/profile.pb.h"
 #include "tests/integration/harness.h"
@@ -32,8 +33,8 @@ TEST(ChangelogRestore, EmptyStateDirRestoresProfilesTimersAndPositions) {
     h.Send(Consent("c1", kBaseMs));
     h.Send(CartAdd("c1", kBaseMs + kMinute, "p2", 30000));
     for (int i = 2; i <= 20; ++i) {
-      h.Send(ProductView("c" + std::to_string(i), kBaseMs + i * 1000, "p9",
-                         "books"));
+      h.Send(
+          ProductView(absl::StrCat("c", i), kBaseMs + i * 1000, "p9", "books"));
     }
     ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 21; }));
     ASSERT_TRUE(p->Shutdown().ok());

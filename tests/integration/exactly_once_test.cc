@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "tailor/v1/profile.pb.h"
 #include "tests/integration/harness.h"
 
@@ -35,12 +36,12 @@ TEST(ExactlyOnce, AbortedTransactionsAreRetriedWithoutDuplicates) {
   // Consents first, committed before any fault: decisions below then do not
   // depend on how the two input topics interleave.
   for (int c = 0; c < kCustomers; ++c) {
-    h.Send(Consent("c" + std::to_string(c), kBaseMs + c));
+    h.Send(Consent(absl::StrCat("c", c), kBaseMs + c));
   }
   ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == kCustomers; }));
   for (int c = 0; c < kCustomers; ++c) {
-    const std::string id = "c" + std::to_string(c);
-    h.Send(CartAdd(id, kBaseMs + kMinute + c, "p" + std::to_string(c), 30000));
+    const std::string id = absl::StrCat("c", c);
+    h.Send(CartAdd(id, kBaseMs + kMinute + c, absl::StrCat("p", c), 30000));
   }
   // Move stream time past every first reminder.
   h.Send(Consent("late", kBaseMs + (reminder_minutes + 5) * kMinute));
@@ -73,7 +74,7 @@ TEST(ExactlyOnce, AbortedTransactionsAreRetriedWithoutDuplicates) {
   // Every profile saw each of its events exactly once.
   for (int c = 0; c < kCustomers; ++c) {
     std::string bytes;
-    auto found = p->store().GetProfile(0, "c" + std::to_string(c), &bytes);
+    auto found = p->store().GetProfile(0, absl::StrCat("c", c), &bytes);
     ASSERT_TRUE(found.ok() && *found) << c;
     tailor::v1::CustomerProfile profile;
     ASSERT_TRUE(profile.ParseFromString(bytes));
@@ -100,7 +101,7 @@ TEST(ExactlyOnce, RestartOnAnEmptyDiskSeesEveryDecisionOnce) {
     });
     ASSERT_NE(p, nullptr);
     for (int c = 0; c < kCustomers; ++c) {
-      const std::string id = "c" + std::to_string(c);
+      const std::string id = absl::StrCat("c", c);
       h.Send(Consent(id, kBaseMs + c));
       h.Send(CartAdd(id, kBaseMs + kMinute + c, "p1", 30000));
     }

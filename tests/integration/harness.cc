@@ -43,8 +43,10 @@ Harness::Harness(int partitions) {
         &t.cart_reminders(), &t.dead_letter(), &t.changelog()}) {
     EXPECT_TRUE(cluster_->CreateTopic(*name, partitions).ok()) << *name;
   }
-  auto producer = kafka::Producer::Create(
-      {{"bootstrap.servers", bootstrap()}, {"linger.ms", "0"}});
+  // Input producers must place keys as Java's producer does (murmur2).
+  auto producer = kafka::Producer::Create({{"bootstrap.servers", bootstrap()},
+                                           {"linger.ms", "0"},
+                                           {"partitioner", "murmur2_random"}});
   EXPECT_TRUE(producer.ok()) << producer.status();
   producer_ = std::move(*producer);
   char dir[] = "/tmp/tailor-it.XXXXXX";

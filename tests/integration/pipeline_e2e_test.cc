@@ -10,7 +10,6 @@ namespace tailor::testing {
 namespace {
 
 using tailor::v1::Decision;
-using ::testing::SizeIs;
 
 constexpr int64_t kMinute = 60 * 1000;
 
@@ -67,7 +66,7 @@ TEST(PipelineEndToEnd, EventsInExpectedDecisionsOut) {
   EXPECT_EQ(reminder->campaign(),
             engine->rules().abandoned_cart().common().name());
   EXPECT_EQ(reminder->cart_reminder().step(), 1);
-  ASSERT_THAT(reminder->cart_reminder().items(), SizeIs(1));
+  ASSERT_EQ(reminder->cart_reminder().items().size(), 1);
   EXPECT_EQ(reminder->cart_reminder().items(0).product_id(), "p2");
   EXPECT_EQ(reminder->cart_reminder().cart_value().minor_units(), 30000);
   // Fired by the timer at cart change + 30 minutes.

@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
 
   auto producer = tailor::kafka::Producer::Create(
       {{"bootstrap.servers", bootstrap},
+       // The input contract: keys placed as Java's producer places them.
+       {"partitioner", "murmur2_random"},
        {"linger.ms", absl::StrCat(absl::GetFlag(FLAGS_linger_ms))},
        {"batch.num.messages", "10000"},
        {"queue.buffering.max.messages", "1000000"},

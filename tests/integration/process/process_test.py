@@ -583,6 +583,11 @@ class GracefulShutdownTest(ProcessTestCase):
     self.wait_processed(second, 4000)
     # Anything re-read would show up here; give it the time to.
     time.sleep(2)
+    # The state directory was kept: nothing was restored from the changelog
+    # (a StatefulSet rollout on the same volume costs no restore).
+    restored = metrics(second.port)
+    self.assertEqual(restored["tailor_restores"], 0, "partitions restored")
+    self.assertEqual(restored["tailor_restored_records"], 0)
     summary2 = self.stop_personalizer(second)
     self.assertEqual(summary2["events"], 4000, summary2)
     self.assertEqual(summary2["dead_letters"], 0, summary2)

@@ -330,10 +330,16 @@ TEST(ServiceEnvironmentTest, NamesEveryScalarFieldOnce) {
   EXPECT_TRUE(names.contains("TAILOR_TOPICS_CLICKSTREAM"));
   EXPECT_TRUE(names.contains("TAILOR_MAX_TASK_IDLE_MS"));
   EXPECT_FALSE(names.contains("TAILOR_TOPICS"));
-  // Every field of ServiceConfig is reachable (topics through its fields).
-  EXPECT_EQ(vars.size(),
-            ServiceConfig::descriptor()->field_count() - 1 +
-                tailor::v1::TopicsConfig::descriptor()->field_count());
+  // Every scalar field of ServiceConfig is reachable (topics through its
+  // fields); the maps (kafka_properties, kafka_property_files) have
+  // free-form keys and are set in the file.
+  size_t reachable = tailor::v1::TopicsConfig::descriptor()->field_count();
+  for (int i = 0; i < ServiceConfig::descriptor()->field_count(); ++i) {
+    if (ServiceConfig::descriptor()->field(i)->message_type() == nullptr) {
+      ++reachable;
+    }
+  }
+  EXPECT_EQ(vars.size(), reachable);
 }
 
 TEST(ServiceEnvironmentTest, SetsFieldsOfEveryType) {
@@ -362,6 +368,25 @@ TEST(ServiceEnvironmentTest, SetsFieldsOfEveryType) {
   EXPECT_FALSE(config.print_decisions());     // false overrides the file
   EXPECT_EQ(config.group_id(), "from-file");  // empty means unset
   EXPECT_EQ(config.state_dir(), "/var/lib/tailor/it's");
+}
+
+TEST(ServiceEnvironmentTest, SetsTheProducerContractPolicies) {
+  ServiceConfig config;
+  ApplyServiceDefaults(&config);
+  EXPECT_EQ(config.misrouted_events(), tailor::v1::MISROUTED_EVENTS_COUNT);
+  EXPECT_EQ(config.compression(), tailor::v1::COMPRESSION_LZ4);
+  ASSERT_TRUE(
+      ApplyServiceEnvironment(Env({{"TAILOR_MISROUTED_EVENTS", "dead_letter"},
+                                   {"TAILOR_COMPRESSION", "gzip"}}),
+                              &config)
+          .ok());
+  EXPECT_EQ(config.misrouted_events(),
+            tailor::v1::MISROUTED_EVENTS_DEAD_LETTER);
+  EXPECT_EQ(config.compression(), tailor::v1::COMPRESSION_GZIP);
+  const absl::Status bad =
+      ApplyServiceEnvironment(Env({{"TAILOR_COMPRESSION", "brotli"}}), &config);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("TAILOR_COMPRESSION"));
 }
 
 TEST(ServiceEnvironmentTest, ReportsEveryBadVariable) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/decide/engine.h"
@@ -239,13 +240,13 @@ std::vector<v1::Decision> PlayWeeksWithReusedIds() {
     const int64_t at = t + day * kDay;
     for (int i = 0; i < 3; ++i) s.View(at + i * kMin, "p9");
     for (int i = 0; i < 5; ++i) {
-      s.View(at + (10 + i) * kMin, "q" + std::to_string(i), "shoes");
+      s.View(at + (10 + i) * kMin, absl::StrCat("q", i), "shoes");
     }
-    s.AddToCart(at + 20 * kMin, "c" + std::to_string(day), 6000);
-    s.AddToCart(at + 21 * kMin, "big" + std::to_string(day), 20000);
+    s.AddToCart(at + 20 * kMin, absl::StrCat("c", day), 6000);
+    s.AddToCart(at + 21 * kMin, absl::StrCat("big", day), 20000);
     s.AdvanceTo(at + 22 * kHour);
-    s.RemoveFromCart(at + 22 * kHour, "c" + std::to_string(day));
-    s.RemoveFromCart(at + 22 * kHour + kMin, "big" + std::to_string(day));
+    s.RemoveFromCart(at + 22 * kHour, absl::StrCat("c", day));
+    s.RemoveFromCart(at + 22 * kHour + kMin, absl::StrCat("big", day));
   }
   s.AddToCart(t + 3 * kDay + 10 * kHour, "p1", 30000);  // Reminder at 21:xx.
   s.AdvanceExactlyTo(t + 5 * kDay);

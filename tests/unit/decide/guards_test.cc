@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/decide/engine.h"
@@ -108,7 +109,7 @@ TEST_P(QuietHoursDeferTest, DefersToWindowEndThenSends) {
   s.AdvanceExactlyTo(c.cart_add_at + 60 * kMin);
 
   // Nothing is emitted at deferral time; a deferred-decision timer is set.
-  EXPECT_THAT(s.decisions(), IsEmpty());
+  EXPECT_THAT(s.summaries(), IsEmpty());
   ASSERT_EQ(s.timers().size(), 1u);
   const v1::Timer& timer = s.timers().begin()->second;
   EXPECT_EQ(timer.kind(), v1::TIMER_KIND_DEFERRED_DECISION);
@@ -156,7 +157,7 @@ TEST(QuietHours, DeferredDecisionReRunsGuardsWhenItFires) {
   const int64_t evening = At(kWaw, 2024, 3, 5, 20);
   s.AddToCart(evening, "p1", 15000);
   s.AdvanceExactlyTo(evening + 60 * kMin);
-  ASSERT_THAT(s.decisions(), IsEmpty());
+  ASSERT_THAT(s.summaries(), IsEmpty());
   s.profile().clear_consented_channels();  // Consent withdrawn overnight.
   s.AdvanceExactlyTo(At(kWaw, 2024, 3, 6, 8));
   EXPECT_THAT(s.summaries(),
@@ -172,7 +173,7 @@ TEST(QuietHours, DeferredReminderIsDroppedAfterAnOrderOvernight) {
   s.AdvanceExactlyTo(evening + 60 * kMin);
   s.Order(At(kWaw, 2024, 3, 5, 23), "o1", 15000);
   s.AdvanceExactlyTo(At(kWaw, 2024, 3, 7, 12));
-  EXPECT_THAT(s.decisions(), IsEmpty());
+  EXPECT_THAT(s.summaries(), IsEmpty());
 }
 
 TEST(QuietHours, OnsiteCouponsAreNotDeferred) {
@@ -197,7 +198,7 @@ TEST(Budgets, DailyCountIsSharedByThePartitionAndResetsNextUtcDay) {
   std::vector<std::string> got;
   const int64_t t = T0();
   for (int i = 0; i < 4; ++i) {
-    Shopper s(engine.get(), "cust-" + std::to_string(i), &partition);
+    Shopper s(engine.get(), absl::StrCat("cust-", i), &partition);
     s.Return(i < 3 ? t + i * kMin : t + kDay, "o1");
     got.push_back(s.summaries().at(0));
   }
@@ -221,7 +222,7 @@ TEST(Budgets, DailyValueBudgetCountsAmountOff) {
   v1::PartitionState partition;
   std::vector<std::string> got;
   for (int i = 0; i < 3; ++i) {
-    Shopper s(engine.get(), "cust-" + std::to_string(i), &partition);
+    Shopper s(engine.get(), absl::StrCat("cust-", i), &partition);
     s.Return(T0(), "o1");
     got.push_back(s.summaries().at(0));
   }
@@ -237,7 +238,7 @@ TEST(Budgets, ExhaustedBudgetStripsTheReminderCouponButSendsTheReminder) {
   v1::PartitionState partition;
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
-    Shopper s(engine.get(), "cust-" + std::to_string(i), &partition);
+    Shopper s(engine.get(), absl::StrCat("cust-", i), &partition);
     s.AddToCart(T0(), "p1", 22000);
     s.AdvanceTo(T0() + 61 * kMin);
     s.AdvanceTo(T0() + 1441 * kMin);
@@ -271,7 +272,7 @@ TEST(Holdout, ShareOfHeldOutCustomersMatchesHoldoutPercent) {
   Outcome out;
   for (int i = 0; i < kCustomers; ++i) {
     v1::CustomerProfile p;
-    p.set_customer_id("c" + std::to_string(i));
+    p.set_customer_id(absl::StrCat("c", i));
     p.add_consented_channels(v1::CHANNEL_EMAIL);
     v1::PartitionState partition;
     out.Clear();
@@ -314,7 +315,7 @@ TEST(Variants, WeightedSplitAndOverrides) {
   Outcome out;
   for (int i = 0; i < kCustomers; ++i) {
     v1::CustomerProfile p;
-    p.set_customer_id("c" + std::to_string(i));
+    p.set_customer_id(absl::StrCat("c", i));
     p.add_consented_channels(v1::CHANNEL_ONSITE);
     p.mutable_cart()->add_items()->set_product_id("p1");
     p.mutable_cart()->mutable_value()->set_minor_units(6000);

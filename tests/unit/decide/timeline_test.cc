@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/decide/engine.h"
@@ -151,7 +152,7 @@ std::vector<TimelineCase> Cases() {
        nullptr,
        [](Shopper& s) {
          for (int i = 1; i <= 6; ++i) {
-           s.View(T + i * kMin, "p" + std::to_string(i), "shoes");
+           s.View(T + i * kMin, absl::StrCat("p", i), "shoes");
          }
        },
        {"browse_abandonment SEND"}},

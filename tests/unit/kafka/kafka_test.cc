@@ -1,5 +1,6 @@
 // Tests of tailor::kafka against the in-process mock cluster (a real
 // Kafka-protocol server on 127.0.0.1).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/base/murmur2.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/config.h"
 #include "libs/kafka/consumer.h"
@@ -126,6 +128,38 @@ TEST_F(KafkaTest, ProducedRecordsComeBackWithKeysValuesPartitionsHeaders) {
     EXPECT_EQ(c.partition, i % 3);
     EXPECT_EQ(c.trace, absl::StrCat("t", i));
   }
+}
+
+// tailor's producers use partitioner=murmur2_random, and the pipeline checks
+// input placement with KafkaPartitionForKey(): both must agree key by key.
+TEST_F(KafkaTest, Murmur2PartitionerPlacesKeysWhereKafkaPartitionForKeySays) {
+  constexpr int kPartitions = 12;
+  ASSERT_TRUE(mock_->CreateTopic("placed", kPartitions).ok());
+  Properties props = ProducerProps();
+  props.emplace_back("partitioner", "murmur2_random");
+  auto producer = MakeProducer(props);
+  ASSERT_NE(producer, nullptr);
+  constexpr int kCount = 200;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(producer
+                    ->Produce("placed", RD_KAFKA_PARTITION_UA,
+                              absl::StrCat("c-", i * 7919), "v")
+                    .ok());
+  }
+  ASSERT_TRUE(producer->Flush(absl::Seconds(5)).ok());
+
+  auto consumer = Consumer::Create(ConsumerProps("g-placed"), nullptr);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Subscribe({"placed"}).ok());
+  std::vector<Copied> got = PollN(**consumer, kCount);
+  ASSERT_EQ(got.size(), kCount);
+  std::vector<bool> used(kPartitions, false);
+  for (const Copied& c : got) {
+    EXPECT_EQ(c.partition, KafkaPartitionForKey(c.key, kPartitions)) << c.key;
+    used[c.partition] = true;
+  }
+  // The keys spread: a constant function would pass the check above.
+  EXPECT_EQ(std::count(used.begin(), used.end(), true), kPartitions);
 }
 
 TEST_F(KafkaTest, NewConsumerInGroupResumesAfterCommittedOffset) {

@@ -25,6 +25,8 @@ TEST(DeadLetterErrorClassTest, Classes) {
   EXPECT_EQ(DeadLetterErrorClass("missing customer_id"), "missing_field");
   EXPECT_EQ(DeadLetterErrorClass("search.results must be >= 0"),
             "invalid_value");
+  EXPECT_EQ(DeadLetterErrorClass("misrouted: key hashes to partition 3"),
+            "misrouted");
 }
 
 TEST(PersonalizerMetricsTest, BuildInfo) {
@@ -72,6 +74,31 @@ TEST(PersonalizerMetricsTest, DeadLettersByClassAndTopic) {
   EXPECT_THAT(Scrape(metrics),
               HasSubstr("tailor_dead_letters_total{error_class=\"undecodable\","
                         "source_topic=\"orders\"} 1"));
+}
+
+TEST(PersonalizerMetricsTest, MisroutedEventsByTopicStartAtZeroAndFollow) {
+  PersonalizerMetrics metrics;
+  tailor::v1::TopicsConfig topics;
+  topics.set_clickstream("shop.clicks");
+  topics.set_orders("shop.orders");
+  topics.set_privacy("shop.privacy");
+  metrics.SetInputTopics(topics);
+  EXPECT_THAT(Scrape(metrics),
+              HasSubstr("tailor_misrouted_events_total{topic=\"shop.orders\"}"
+                        " 0"));
+  pipeline::ProcessorStats stats;
+  stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_ORDERS] = 3;
+  metrics.Update(stats, 0, 0, 1, 0);
+  stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_ORDERS] = 5;
+  stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_CLICKSTREAM] = 1;
+  metrics.Update(stats, 0, 0, 1, 0);
+  const std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("tailor_misrouted_events_total{topic=\""
+                              "shop.orders\"} 5"));
+  EXPECT_THAT(text, HasSubstr("tailor_misrouted_events_total{topic=\""
+                              "shop.clicks\"} 1"));
+  EXPECT_THAT(text, HasSubstr("tailor_misrouted_events_total{topic=\""
+                              "shop.privacy\"} 0"));
 }
 
 TEST(PersonalizerMetricsTest, BatchAndCommitHistograms) {
