@@ -62,15 +62,17 @@ absl::StatusOr<SocketAddress> ParseAddress(const std::string& address) {
   return out;
 }
 
+constexpr char kTextPlain[] = "text/plain";
+constexpr char kPrometheusText[] = "text/plain; version=0.0.4";
+
 MHD_Result Respond(MHD_Connection* connection, unsigned status,
-                   const std::string& body) {
+                   const std::string& body,
+                   const char* content_type = kTextPlain) {
   ResponsePtr response(MHD_create_response_from_buffer(
       body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY));
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response.get(), MHD_HTTP_HEADER_CONTENT_TYPE,
-                          status == MHD_HTTP_OK && body.rfind("# ", 0) == 0
-                              ? "text/plain; version=0.0.4"
-                              : "text/plain");
+                          content_type);
   return MHD_queue_response(connection, status, response.get());
 }
 
@@ -109,7 +111,9 @@ MHD_Result Handle(void* self, MHD_Connection* connection, const char* url,
   }
   std::string body;
   const int status = static_cast<HttpServer*>(self)->Route(url, &body);
-  return Respond(connection, static_cast<unsigned>(status), body);
+  return Respond(
+      connection, static_cast<unsigned>(status), body,
+      std::strcmp(url, "/metrics") == 0 ? kPrometheusText : kTextPlain);
 }
 
 }  // namespace

@@ -157,26 +157,25 @@ class SecuredKafkaTest(ProcessTestCase):
     self.assertGreaterEqual(sum("consumer" in c for c in clients), 2, clients)
     self.assertNotIn("s3cret-value", p.stderr() + p.stdout())
 
-  def test_a_missing_secret_file_is_refused_by_name(self):
+  def start_with_config(self, text):
+    """A personalizer on this test's broker with config file `text`, no
+    HTTP (it is expected to refuse to start)."""
     self.start_broker(partitions=1)
-    p = self.start("personalizer", [
+    return self.start("personalizer", [
         tailor_process_case.ARGS.personalizer,
         f"--bootstrap_file={self.bootstrap_file}",
         f"--state_dir={self.workdir}/state", "--http_address=off",
-        self.config("kafka_property_files:\n"
-                    "  sasl.password: /nonexistent/password\n")
+        self.config(text)
     ])
+
+  def test_a_missing_secret_file_is_refused_by_name(self):
+    p = self.start_with_config("kafka_property_files:\n"
+                               "  sasl.password: /nonexistent/password\n")
     self.assertEqual(p.wait(STOP_TIMEOUT_S), 2, p.stderr())
     self.assertIn('kafka_property_files["sasl.password"]', p.stderr())
 
   def test_tls_against_a_plaintext_broker_fails_closed(self):
-    self.start_broker(partitions=1)
-    p = self.start("personalizer", [
-        tailor_process_case.ARGS.personalizer,
-        f"--bootstrap_file={self.bootstrap_file}",
-        f"--state_dir={self.workdir}/state", "--http_address=off",
-        self.config("kafka_properties:\n  security.protocol: ssl\n")
-    ])
+    p = self.start_with_config("kafka_properties:\n  security.protocol: ssl\n")
     rc = p.wait(60)
     self.assertNotEqual(rc, 0, "started against a plaintext broker")
     self.assertIn("refusing to start", p.stderr())
