@@ -204,6 +204,9 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   if (config->commit_interval_ms() == 0) {
     config->set_commit_interval_ms(kDefaultCommitIntervalMs);
   }
+  if (!config->has_broker_unreachable_ms()) {
+    config->set_broker_unreachable_ms(kDefaultBrokerUnreachableMs);
+  }
   if (!config->has_max_stall_ms()) {
     config->set_max_stall_ms(kDefaultMaxStallMs);
   }
@@ -326,6 +329,10 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.max_stream_time_lead_ms() < 0) {
     fail("max_stream_time_lead_ms",
          absl::StrCat("must be >= 0, got ", config.max_stream_time_lead_ms()));
+  }
+  if (config.broker_unreachable_ms() < 0) {
+    fail("broker_unreachable_ms",
+         absl::StrCat("must be >= 0, got ", config.broker_unreachable_ms()));
   }
   if (config.max_stall_ms() < 0) {
     fail("max_stall_ms",

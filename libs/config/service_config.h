@@ -39,6 +39,7 @@ inline constexpr int64_t kDefaultMaxTaskIdleMs = 30000;
 inline constexpr int64_t kDefaultWallClockGraceMs = 5000;
 inline constexpr int64_t kDefaultMaxStreamTimeLeadMs = 60000;
 inline constexpr int64_t kDefaultMaxStallMs = 300000;
+inline constexpr int64_t kDefaultBrokerUnreachableMs = 30000;
 inline constexpr int32_t kDefaultCommitIntervalMs = 1000;
 inline constexpr int32_t kDefaultMaxBufferedRecords = 20000;
 

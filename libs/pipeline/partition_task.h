@@ -34,6 +34,10 @@ struct PartitionTask {
   // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when
   // nothing was consumed since the last commit.
   std::array<int64_t, 4> next_offsets{-1, -1, -1, -1};
+  // The RecordFingerprint of the record before next_offsets (same index),
+  // valid when fingerprinted equals next_offsets.
+  std::array<uint64_t, 4> fingerprints{};
+  std::array<int64_t, 4> fingerprinted{-1, -1, -1, -1};
   // Position per input topic (same index) of the last prepared commit, -1
   // when unknown.
   std::array<int64_t, 4> positions{-1, -1, -1, -1};

@@ -13,12 +13,15 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/base/log.h"
+#include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/config.h"
@@ -33,6 +36,18 @@ constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
 // How long an end probe waits for the broker.
 constexpr absl::Duration kProbeTimeout = absl::Seconds(5);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+constexpr absl::Duration kQueryTimeout = absl::Seconds(10);
+// How long outputs delivered before a rewind are kept from being produced
+// again: the input is read again within that time.
+constexpr absl::Duration kResendSkipsFor = absl::Minutes(10);
+
+uint64_t OutputFingerprint(absl::string_view topic, absl::string_view key,
+                           absl::string_view value) {
+  return StableHash64({topic, key, value});
+}
+// How often the broker is asked whether it answers (readiness).
+constexpr absl::Duration kBrokerWatchEvery = absl::Seconds(1);
+constexpr absl::Duration kBrokerWatchTimeout = absl::Seconds(2);
 // Sealed commits waiting for their deliveries before the cycle waits too.
 constexpr size_t kMaxCommitsInFlight = 4;
 
@@ -253,6 +268,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
           nullptr));
   p->restorer_ = std::make_unique<ChangelogRestorer>(
       p->store_.get(), p->restore_reader_.get(), cfg.topics().changelog());
+  p->broker_watch_ = std::make_unique<kafka::BrokerWatch>(
+      p->restore_reader_->raw(), kBrokerWatchEvery, kBrokerWatchTimeout);
 
   kafka::Properties consumer_props = WithClientProperties(
       p->client_properties_,
@@ -331,26 +348,140 @@ void Pipeline::OnPartitionsAssigned(
   ready_.store(false);
   for (kafka::TopicPartition& tp : partitions) {
     assigned_.insert({tp.topic, tp.partition});
-    absl::Status status;
-    if (!processor_->HasPartition(tp.partition)) {
-      // The local state is a cache of the changelog: bring it up to date
-      // before the partition is processed.
-      auto restored = restorer_->RestoreIfBehind(tp.partition);
-      status = restored.status();
-      if (status.ok()) status = processor_->OpenPartition(tp.partition);
+    if (processor_->HasPartition(tp.partition)) continue;
+    // The local state is a cache of the changelog: bring it up to date
+    // before the partition is processed.
+    absl::Status status = restorer_->RestoreIfBehind(tp.partition).status();
+    if (status.ok()) status = processor_->OpenPartition(tp.partition);
+    if (!status.ok()) rebalance_error_ = status;
+  }
+  // Where each input starts: the position its local state stores, checked
+  // against the partition (on_stale_offsets may rebuild a partition's
+  // state, which moves the positions of its other inputs too: then the
+  // positions are read again).
+  absl::flat_hash_set<int32_t> rebuilt;
+  for (bool again = true; again && rebalance_error_.ok();) {
+    again = false;
+    for (kafka::TopicPartition& tp : partitions) {
+      auto stored = processor_->StoredOffset(tp.topic, tp.partition);
+      if (!stored.ok()) {
+        rebalance_error_ = stored.status();
+        break;
+      }
+      tp.offset = RD_KAFKA_OFFSET_INVALID;  // the committed offset
+      if (!stored->has_value()) continue;
+      const size_t before = rebuilt.size();
+      absl::StatusOr<int64_t> start = CheckStoredOffset(tp, **stored, &rebuilt);
+      if (!start.ok()) {
+        rebalance_error_ = start.status();
+        break;
+      }
+      tp.offset = *start;
+      if (rebuilt.size() != before) {
+        again = true;
+        break;
+      }
     }
-    auto stored = processor_->StoredOffset(tp.topic, tp.partition);
-    if (!status.ok() || !stored.ok()) {
-      rebalance_error_ = status.ok() ? stored.status() : status;
-      continue;
-    }
-    if (stored->has_value()) tp.offset = **stored;
+  }
+  for (const kafka::TopicPartition& tp : partitions) {
     spdlog::info("assigned {}[{}] from offset {}", tp.topic, tp.partition,
-                 stored->has_value() ? absl::StrCat(**stored)
-                                     : std::string("committed"));
+                 tp.offset != RD_KAFKA_OFFSET_INVALID
+                     ? absl::StrCat(tp.offset)
+                     : std::string("committed"));
   }
   assigned_count_.store(static_cast<int>(assigned_.size()));
   ready_.store(rebalance_error_.ok());
+}
+
+absl::StatusOr<int64_t> Pipeline::CheckStoredOffset(
+    const kafka::TopicPartition& tp, int64_t stored,
+    absl::flat_hash_set<int32_t>* rebuilt) {
+  TAILOR_ASSIGN_OR_RETURN(
+      auto marks,
+      restore_reader_->QueryWatermarks(tp.topic, tp.partition, kQueryTimeout));
+  const auto [low, high] = marks;
+  std::string found;
+  if (stored > high) {
+    found = absl::StrCat("beyond the partition's end ", high);
+  } else if (stored > low) {
+    // The record before the position is still there: is it the one the
+    // state was built from?
+    TAILOR_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> expected,
+        processor_->StoredFingerprint(tp.topic, tp.partition, stored));
+    if (expected.has_value()) {
+      TAILOR_ASSIGN_OR_RETURN(
+          std::optional<uint64_t> actual,
+          FingerprintAt(tp.topic, tp.partition, stored - 1));
+      if (actual.has_value() && *actual != *expected) {
+        found = absl::StrCat("and the record at offset ", stored - 1,
+                             " is not the one the state was built from");
+      }
+    }
+  }
+  if (found.empty()) return stored;
+  stale_offsets_.fetch_add(1);
+  const tailor::v1::OnStaleOffsets policy = options_.config.on_stale_offsets();
+  spdlog::warn(
+      "the local state of {}[{}] stops at offset {}, {} (partition offsets "
+      "{}..{}): the topic was deleted and created again, or truncated, "
+      "since the state was written; on_stale_offsets={}",
+      tp.topic, tp.partition, stored, found, low, high,
+      absl::AsciiStrToLower(absl::StripPrefix(
+          tailor::v1::OnStaleOffsets_Name(policy), "ON_STALE_OFFSETS_")));
+  switch (policy) {
+    case tailor::v1::ON_STALE_OFFSETS_FAIL:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "on_stale_offsets: fail: the local state of ", tp.topic, "[",
+          tp.partition, "] stops at offset ", stored, ", ", found,
+          "; move the state directory aside or choose another "
+          "on_stale_offsets policy"));
+    case tailor::v1::ON_STALE_OFFSETS_LATEST:
+      return high;
+    case tailor::v1::ON_STALE_OFFSETS_RESTORE: {
+      // Once per partition: a position still stale after the rebuild
+      // starts at the earliest offset.
+      if (!rebuilt->insert(tp.partition).second) return low;
+      processor_->ClosePartition(tp.partition);
+      TAILOR_RETURN_IF_ERROR(store_->DropPartition(tp.partition));
+      store::ProfileStore::Batch forget = store_->NewBatch();
+      forget.DeleteMeta(ChangelogPositionKey(tp.partition));
+      TAILOR_RETURN_IF_ERROR(store_->Commit(&forget));
+      TAILOR_RETURN_IF_ERROR(restorer_->RestoreIfBehind(tp.partition).status());
+      TAILOR_RETURN_IF_ERROR(processor_->OpenPartition(tp.partition));
+      TAILOR_ASSIGN_OR_RETURN(std::optional<int64_t> restored,
+                              processor_->StoredOffset(tp.topic, tp.partition));
+      spdlog::info("partition {} rebuilt from the changelog", tp.partition);
+      return restored.has_value() && *restored <= high ? *restored : low;
+    }
+    case tailor::v1::ON_STALE_OFFSETS_UNSPECIFIED:
+    case tailor::v1::ON_STALE_OFFSETS_EARLIEST:
+    default:
+      return low;
+  }
+}
+
+absl::StatusOr<std::optional<uint64_t>> Pipeline::FingerprintAt(
+    const std::string& topic, int32_t partition, int64_t offset) {
+  TAILOR_RETURN_IF_ERROR(restore_reader_->Assign(
+      {kafka::TopicPartition{topic, partition, offset}}));
+  std::optional<uint64_t> fingerprint;
+  std::vector<kafka::Record> records;
+  const absl::Time deadline = absl::Now() + kQueryTimeout;
+  while (!fingerprint.has_value() && absl::Now() < deadline) {
+    TAILOR_RETURN_IF_ERROR(
+        restore_reader_->PollBatch(1, absl::Milliseconds(100), &records));
+    if (records.empty()) continue;
+    // A later offset: the record there is gone or was a transaction marker.
+    if (records.front().offset() == offset) {
+      fingerprint =
+          RecordFingerprint(records.front().key(), records.front().value());
+    }
+    break;
+  }
+  records.clear();
+  TAILOR_RETURN_IF_ERROR(restore_reader_->Assign({}));
+  return fingerprint;
 }
 
 void Pipeline::OnPartitionsRevoked(
@@ -578,7 +709,21 @@ bool Pipeline::exactly_once() const {
 
 absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
   std::vector<kafka::Producer::Header> headers;
+  if (!resend_skips_.empty() &&
+      absl::Now() - resend_skips_since_ > kResendSkipsFor) {
+    resend_skips_.clear();
+  }
   for (const OutputRecord& out : processor_->outputs()) {
+    if (!resend_skips_.empty() && out.kind != OutputKind::kChangelog) {
+      auto it =
+          resend_skips_.find(OutputFingerprint(out.topic, out.key, out.value));
+      if (it != resend_skips_.end()) {
+        // Delivered before the rewind: subscribers have it already.
+        if (--it->second == 0) resend_skips_.erase(it);
+        ++outputs_not_resent_;
+        continue;
+      }
+    }
     headers.clear();
     for (const auto& [name, value] : out.headers) {
       headers.push_back({name, value});
@@ -629,6 +774,14 @@ void Pipeline::OnDelivery(uint64_t seq, const rd_kafka_message_t& msg) {
     spdlog::error("delivery of commit {} to {}[{}] failed: {}", seq,
                   msg.rkt != nullptr ? rd_kafka_topic_name(msg.rkt) : "?",
                   msg.partition, rd_kafka_err2str(msg.err));
+  } else if (msg.rkt != nullptr && options_.config.topics().changelog() !=
+                                       rd_kafka_topic_name(msg.rkt)) {
+    if (!exactly_once() && seq != 0) {
+      delivered_[seq].push_back(OutputFingerprint(
+          rd_kafka_topic_name(msg.rkt),
+          absl::string_view(static_cast<const char*>(msg.key), msg.key_len),
+          absl::string_view(static_cast<const char*>(msg.payload), msg.len)));
+    }
   } else if (msg.rkt != nullptr && !pending_.empty() &&
              seq >= pending_.front().seq &&
              seq - pending_.front().seq < pending_.size() &&
@@ -707,6 +860,19 @@ absl::Status Pipeline::WriteDurableCommits() {
         // What was handed to the writer is delivered: let it finish.
         state_writer_->WaitFor(last_submitted_);
         ReapWrittenCommits();
+        // What the commits after it delivered will be made again: it is
+        // not sent twice. Every delivery report of theirs is in first.
+        if (!exactly_once()) {
+          if (absl::Status flushed = producer_->Flush(kFlushTimeout);
+              !flushed.ok()) {
+            spdlog::warn("{}", flushed.ToString());
+          }
+        }
+        for (const auto& [delivered_seq, fingerprints] : delivered_) {
+          for (uint64_t f : fingerprints) ++resend_skips_[f];
+        }
+        delivered_.clear();
+        resend_skips_since_ = absl::Now();
         commit_log_.Reset();
         pending_.clear();
         absl::SleepFor(absl::Milliseconds(100));
@@ -745,6 +911,8 @@ void Pipeline::ReapWrittenCommits() {
          pending_.front().prepared.has_value()) {
     progress_ns_.store(absl::GetCurrentTimeNanos());
     processor_->MarkDurable(*pending_.front().prepared);
+    delivered_.erase(delivered_.begin(),
+                     delivered_.upper_bound(pending_.front().seq));
     if (options_.observer.commit_durable) {
       options_.observer.commit_durable(absl::Now() -
                                        pending_.front().sealed_at);

@@ -38,6 +38,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "libs/decide/engine.h"
+#include "libs/kafka/broker_watch.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/pipeline/commit_log.h"
@@ -124,6 +125,18 @@ class Pipeline : public kafka::RebalanceListener {
   // Whether the state directory was found corrupt at start and is being
   // rebuilt from the changelog.
   bool state_rebuilt() const { return state_rebuilt_; }
+  // Outputs made again after a failed commit rewound the input, already
+  // delivered the first time and therefore not produced again (at least
+  // once). Thread-safe.
+  int64_t outputs_not_resent() const { return outputs_not_resent_.load(); }
+  // Stored input positions found beyond their partition's end at
+  // assignment (handled by on_stale_offsets). Thread-safe.
+  int64_t stale_offsets() const { return stale_offsets_.load(); }
+  // How long since a broker last answered a metadata request (asked every
+  // second). Thread-safe.
+  absl::Duration broker_silent_for() const {
+    return broker_watch_->silent_for();
+  }
   // How long work has been in flight without any commit becoming durable
   // (about 0 while commits go through or nothing is in flight).
   // Thread-safe.
@@ -192,6 +205,17 @@ class Pipeline : public kafka::RebalanceListener {
   // Produces processor_->outputs(), tagged with commit `seq` (0: none).
   [[nodiscard]] absl::Status ProduceOutputs(uint64_t seq);
   void RecordChangelogPositions();
+  // Checks a stored input position against the partition's offsets and
+  // applies on_stale_offsets when it lies beyond the end. Returns where to
+  // start: `stored`, or another position. RESTORE rebuilds a partition's
+  // state once and adds it to *rebuilt.
+  [[nodiscard]] absl::StatusOr<int64_t> CheckStoredOffset(
+      const kafka::TopicPartition& tp, int64_t stored,
+      absl::flat_hash_set<int32_t>* rebuilt);
+  // The RecordFingerprint of topic[partition] at `offset` read from the
+  // broker, or nullopt when there is no record there.
+  [[nodiscard]] absl::StatusOr<std::optional<uint64_t>> FingerprintAt(
+      const std::string& topic, int32_t partition, int64_t offset);
   // After an aborted transaction: forget the in-memory state and move the
   // input back to where the local state ends.
   [[nodiscard]] absl::Status Rewind();
@@ -209,6 +233,8 @@ class Pipeline : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Consumer> restore_reader_;
   std::unique_ptr<ChangelogRestorer> restorer_;
+  // Declared after restore_reader_, whose handle it uses.
+  std::unique_ptr<kafka::BrokerWatch> broker_watch_;
   // Declared after consumer_: stopped before it goes.
   std::unique_ptr<EndProbe> end_probe_;
   uint64_t arrival_ = 0;  // polls buffered so far (BufferedRecord::arrival)
@@ -245,6 +271,15 @@ class Pipeline : public kafka::RebalanceListener {
   int64_t aborted_transactions_ = 0;
   std::atomic<int64_t> commit_failures_{0};
   std::atomic<int64_t> undeliverable_outputs_{0};
+  // At least once: fingerprints (OutputFingerprint) of the decisions and
+  // dead letters delivered, by commit, until the commit is durable. When a
+  // failed commit rewinds the input, they become `resend_skips_`: the same
+  // outputs made again are not produced a second time.
+  absl::btree_map<uint64_t, std::vector<uint64_t>> delivered_;
+  absl::flat_hash_map<uint64_t, int> resend_skips_;
+  absl::Time resend_skips_since_;
+  std::atomic<int64_t> outputs_not_resent_{0};
+  std::atomic<int64_t> stale_offsets_{0};
   bool state_rebuilt_ = false;
   // When a commit last became durable or nothing was in flight (Unix ns).
   std::atomic<int64_t> progress_ns_{absl::GetCurrentTimeNanos()};

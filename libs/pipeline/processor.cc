@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "libs/base/murmur2.h"
 #include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
@@ -86,6 +87,23 @@ void Processor::ClosePartition(int32_t partition) { tasks_.erase(partition); }
 absl::StatusOr<std::optional<int64_t>> Processor::StoredOffset(
     absl::string_view topic, int32_t partition) {
   return store_->GetOffset(topic, partition);
+}
+
+absl::StatusOr<std::optional<uint64_t>> Processor::StoredFingerprint(
+    absl::string_view topic, int32_t partition, int64_t next_offset) {
+  TAILOR_ASSIGN_OR_RETURN(
+      std::optional<std::string> raw,
+      store_->GetMeta(OffsetFingerprintKey(topic, partition)));
+  if (!raw.has_value()) return std::optional<uint64_t>();
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(*raw, absl::MaxSplits(':', 1));
+  int64_t offset = 0;
+  uint64_t fingerprint = 0;
+  if (!absl::SimpleAtoi(parts.first, &offset) || offset != next_offset ||
+      !absl::SimpleAtoi(parts.second, &fingerprint)) {
+    return std::optional<uint64_t>();  // another position's, or unreadable
+  }
+  return fingerprint;
 }
 
 PartitionTask* Processor::TaskFor(int32_t partition) {
@@ -187,6 +205,17 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
           absl::InvalidArgumentError("message key does not match customer_id");
     }
     CheckPlacement(rec, &verdicts_[i]);
+  }
+  // The fingerprint of the last record of each input, stored with its
+  // position so that a later start can tell the topic is still the same.
+  for (size_t i = records.size(); i-- > 0;) {
+    const InputRecord& rec = records[i];
+    PartitionTask* task = TaskFor(rec.partition);
+    if (task->next_offsets[rec.kind] == rec.offset + 1 &&
+        task->fingerprinted[rec.kind] != rec.offset + 1) {
+      task->fingerprinted[rec.kind] = rec.offset + 1;
+      task->fingerprints[rec.kind] = RecordFingerprint(rec.key, rec.value);
+    }
   }
 
   TAILOR_RETURN_IF_ERROR(Prefetch(records));
@@ -479,6 +508,11 @@ void Processor::PrepareCommit() {
       advanced = true;
       const std::string& topic = InputTopicName(kind);
       batch_.PutOffset(topic, p, task.next_offsets[kind]);
+      if (task.fingerprinted[kind] == task.next_offsets[kind]) {
+        batch_.PutMeta(OffsetFingerprintKey(topic, p),
+                       absl::StrCat(task.next_offsets[kind], ":",
+                                    task.fingerprints[kind]));
+      }
       prepared_offsets_.push_back(
           TopicOffset{topic, p, task.next_offsets[kind]});
       task.positions[kind] = task.next_offsets[kind];

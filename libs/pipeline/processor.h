@@ -100,6 +100,11 @@ class Processor {
   absl::StatusOr<std::optional<int64_t>> StoredOffset(absl::string_view topic,
                                                       int32_t partition);
 
+  // The fingerprint (RecordFingerprint) of the record just before
+  // `next_offset`, when the state stored it with that position.
+  absl::StatusOr<std::optional<uint64_t>> StoredFingerprint(
+      absl::string_view topic, int32_t partition, int64_t next_offset);
+
   // Processes records in the order given, which must be each task's
   // event-time order (TaskInputs releases them so). Before an event at time
   // t, the timers of its task due before min(t, max_stream_time_ms) fire;

@@ -151,6 +151,10 @@ void ProfileStore::Batch::PutMeta(absl::string_view key,
   Record(batch_.Put(meta_, ToSlice(key), ToSlice(value)), "PutMeta");
 }
 
+void ProfileStore::Batch::DeleteMeta(absl::string_view key) {
+  Record(batch_.Delete(meta_, ToSlice(key)), "DeleteMeta");
+}
+
 size_t ProfileStore::Batch::Count() const {
   return static_cast<size_t>(batch_.Count());
 }

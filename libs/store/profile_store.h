@@ -140,6 +140,7 @@ class ProfileStore {
     void PutOffset(absl::string_view topic, int32_t partition,
                    int64_t next_offset);
     void PutMeta(absl::string_view key, absl::string_view value);
+    void DeleteMeta(absl::string_view key);
 
     // Number of operations added since the last Clear.
     size_t Count() const;

@@ -334,8 +334,17 @@ int Main() {
   std::atomic<bool> stop{false};
   std::unique_ptr<HttpServer> http;
   if (const auto address = config::HttpListenAddress(*cfg); address) {
-    const auto readiness = [&p, &stop]() -> Readiness {
+    const int64_t broker_unreachable_ms = cfg->broker_unreachable_ms();
+    const auto readiness = [&p, &stop, broker_unreachable_ms]() -> Readiness {
       if (stop.load()) return {false, "shutting down"};
+      if (const absl::Duration silent = p.broker_silent_for();
+          broker_unreachable_ms > 0 &&
+          silent >= absl::Milliseconds(broker_unreachable_ms)) {
+        return {false, absl::StrCat("no Kafka broker has answered for ",
+                                    absl::ToInt64Seconds(silent),
+                                    " s (broker_unreachable_ms ",
+                                    broker_unreachable_ms, ")")};
+      }
       if (p.ready()) return {true, ""};
       if (p.assigned_partitions() == 0) {
         return {false,
@@ -362,8 +371,12 @@ int Main() {
     auto server = HttpServer::Start(
         *address, metrics.registry(), readiness, liveness, [&p, &metrics] {
           metrics.SetReady(p.ready());
-          metrics.SetHealth(p.stalled_for(), p.undeliverable_outputs(),
-                            p.state_rebuilt());
+          metrics.SetHealth({.stalled = p.stalled_for(),
+                             .undeliverable_outputs = p.undeliverable_outputs(),
+                             .state_rebuilt = p.state_rebuilt(),
+                             .broker_silent = p.broker_silent_for(),
+                             .stale_offsets = p.stale_offsets(),
+                             .outputs_not_resent = p.outputs_not_resent()});
           metrics.SetRestore(p.restore_progress());
         });
     if (!server.ok()) {

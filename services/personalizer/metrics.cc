@@ -138,6 +138,15 @@ PersonalizerMetrics::PersonalizerMetrics()
       r, "tailor_undeliverable_outputs",
       "Output records the broker refused for good (too large, invalid), "
       "skipped since start.");
+  broker_silent_seconds_ = MakeGauge(
+      r, "tailor_broker_silent_seconds",
+      "How long since a broker last answered a metadata request (asked "
+      "every second); /readyz fails past broker_unreachable_ms.");
+  stale_offsets_ =
+      MakeGauge(r, "tailor_stale_offsets",
+                "Stored input positions found beyond their partition's end at "
+                "assignment since start (topic recreated or truncated; see "
+                "on_stale_offsets).");
   restore_applied_ =
       MakeGauge(r, "tailor_restored_records",
                 "Changelog records applied by restores since start.");
@@ -229,12 +238,14 @@ void PersonalizerMetrics::SetRestore(
   restores_->Set(static_cast<double>(progress.restores.load()));
 }
 
-void PersonalizerMetrics::SetHealth(absl::Duration stalled,
-                                    int64_t undeliverable_outputs,
-                                    bool state_rebuilt) {
-  state_rebuilt_->Set(state_rebuilt ? 1 : 0);
-  stalled_seconds_->Set(absl::ToDoubleSeconds(stalled));
-  undeliverable_outputs_->Set(static_cast<double>(undeliverable_outputs));
+void PersonalizerMetrics::SetHealth(const Health& health) {
+  state_rebuilt_->Set(health.state_rebuilt ? 1 : 0);
+  stalled_seconds_->Set(absl::ToDoubleSeconds(health.stalled));
+  undeliverable_outputs_->Set(
+      static_cast<double>(health.undeliverable_outputs));
+  broker_silent_seconds_->Set(absl::ToDoubleSeconds(health.broker_silent));
+  stale_offsets_->Set(static_cast<double>(health.stale_offsets));
+  outputs_not_resent_->Set(static_cast<double>(health.outputs_not_resent));
 }
 
 void PersonalizerMetrics::ObserveBatch(absl::Duration took) {

@@ -54,8 +54,15 @@ class PersonalizerMetrics {
   void SetReady(bool ready);
   // Sets the stall gauge and the count of outputs that could never be
   // produced; called at every scrape.
-  void SetHealth(absl::Duration stalled, int64_t undeliverable_outputs,
-                 bool state_rebuilt);
+  struct Health {
+    absl::Duration stalled;
+    int64_t undeliverable_outputs = 0;
+    bool state_rebuilt = false;
+    absl::Duration broker_silent;
+    int64_t stale_offsets = 0;
+    int64_t outputs_not_resent = 0;
+  };
+  void SetHealth(const Health& health);
   // Sets the restore gauges; called at every scrape (a restore runs on the
   // pipeline thread, so the scrape is what shows it moving).
   void SetRestore(const pipeline::RestoreProgress& progress);
@@ -87,6 +94,9 @@ class PersonalizerMetrics {
   prometheus::Gauge* ready_;
   prometheus::Gauge* stalled_seconds_;
   prometheus::Gauge* undeliverable_outputs_;
+  prometheus::Gauge* broker_silent_seconds_;
+  prometheus::Gauge* stale_offsets_;
+  prometheus::Gauge* outputs_not_resent_;
   prometheus::Gauge* state_rebuilt_;
   prometheus::Gauge* restore_applied_;
   prometheus::Gauge* restore_remaining_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tailor/v1/profile.pb.h"
@@ -243,6 +244,69 @@ TEST(BrokerFaults, TransientRequestErrorsAndLatencyLoseNothing) {
   // Customers with a cart and no order get a first reminder (or a held-out /
   // suppressed decision for it); some must have gone out under the faults.
   EXPECT_GT(ExpectConsistentDecisionIds(h), 0);
+}
+
+TEST(BrokerFaults, AFailedCommitDoesNotSendWhatWasDeliveredAgain) {
+  Harness h(kPartitions);
+  // At the first decision made after `arm`, the next produce request fails
+  // for good (an authorization error is not retried): its commit fails and
+  // the input is read again, while the commit's other records (decisions
+  // on the other partition) were delivered.
+  std::atomic<bool> armed{false};
+  auto p = StartWithMessageTimeout(
+      h, /*message_timeout_ms=*/5000, [&](const tailor::v1::Decision&) {
+        if (armed.exchange(false)) {
+          rd_kafka_mock_push_request_errors(
+              h.cluster().raw(), kApiProduce, 1,
+              RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+        }
+      });
+  ASSERT_NE(p, nullptr);
+  auto sent = SendShop(h, "a", 10, kBaseMs);
+  int total = Total(sent);
+  ASSERT_TRUE(h.RunUntil(
+      *p, [&] { return DurableInputs(*p) == total && p->ready(); },
+      absl::Seconds(30)));
+
+  armed.store(true);
+  for (const auto& [id, count] : SendShop(h, "b", 40, kBaseMs + 5 * kMinute)) {
+    sent[id] = count;
+  }
+  total = Total(sent);
+  ASSERT_TRUE(h.RunUntil(
+      *p, [&] { return DurableInputs(*p) == total && p->ready(); },
+      absl::Seconds(60)))
+      << "durable " << DurableInputs(*p) << " of " << total;
+  ASSERT_TRUE(p->Shutdown().ok());
+  ASSERT_GE(p->commit_failures(), 1) << "the injected error did not fail a "
+                                        "commit";
+  ExpectEveryEventFoldedOnce(*p, sent);
+
+  // The failed produce request may have been written by the broker all
+  // the same (its answer was the error), as with a lost acknowledgement:
+  // its records can come twice. Nothing else may.
+  const tailor::v1::TopicsConfig t = h.ServiceConfig().topics();
+  absl::flat_hash_map<std::string, int> copies;
+  absl::flat_hash_map<std::string, std::string> where;
+  for (const OutputMessage& m :
+       h.ReadAll({t.coupons(), t.push(), t.cart_reminders()})) {
+    tailor::v1::Decision d;
+    ASSERT_TRUE(d.ParseFromString(m.value));
+    ++copies[d.decision_id()];
+    where[d.decision_id()] = absl::StrCat(m.topic, "[", m.partition, "]");
+  }
+  absl::flat_hash_set<std::string> repeated_in;
+  int repeated = 0;
+  for (const auto& [id, n] : copies) {
+    if (n > 1) {
+      ++repeated;
+      repeated_in.insert(where[id]);
+    }
+  }
+  EXPECT_LE(repeated_in.size(), 1u)
+      << repeated << " decisions came twice, on " << repeated_in.size()
+      << " topic partitions";
+  EXPECT_GT(p->outputs_not_resent(), 0);
 }
 
 }  // namespace

@@ -390,7 +390,30 @@ class StallTest(HostileCase):
   """A pipeline whose commits cannot become durable fails /healthz after
   max_stall_ms (so the liveness probe acts), and recovers."""
 
-  ENV = {"TAILOR_MAX_STALL_MS": "3000"}
+  ENV = {"TAILOR_MAX_STALL_MS": "3000", "TAILOR_BROKER_UNREACHABLE_MS": "3000"}
+
+  def test_readiness_follows_the_broker(self):
+    """An idle service with nothing in flight: only the broker's silence
+    can make it unready."""
+    broker = next(p for p in self.procs if p.name.startswith("devbroker"))
+    self.assertEqual(http_get(self.personalizer.port, "/readyz")[0], 200)
+    broker.send(signal.SIGSTOP)
+    try:
+      self.wait_until(
+          lambda: http_get(self.personalizer.port, "/readyz")[0] == 503,
+          "/readyz to report the silent broker", timeout=20,
+          alive=[self.personalizer])
+      status, body = http_get(self.personalizer.port, "/readyz")
+      self.assertIn("no Kafka broker has answered", body)
+      self.assertGreaterEqual(
+          metrics(self.personalizer.port)["tailor_broker_silent_seconds"], 3)
+      # Alive all the same: nothing is stalled.
+      self.assertEqual(http_get(self.personalizer.port, "/healthz")[0], 200)
+    finally:
+      broker.send(signal.SIGCONT)
+    self.wait_until(
+        lambda: http_get(self.personalizer.port, "/readyz")[0] == 200,
+        "/readyz to recover", timeout=30, alive=[self.personalizer])
 
   def test_healthz_follows_a_stalled_broker(self):
     broker = next(p for p in self.procs if p.name.startswith("devbroker"))
@@ -417,6 +440,62 @@ class StallTest(HostileCase):
     self.wait_until(
         lambda: http_get(self.personalizer.port, "/healthz")[0] == 200,
         "/healthz to recover", timeout=60, alive=[self.personalizer])
+
+
+class StaleOffsetsTest(ProcessTestCase):
+  """A state directory outliving its topics: the input topics are created
+  again (a new broker here) and hold more records than the state had read.
+  The stored positions look valid; the record before them is not the one
+  the state was built from."""
+
+  STATE = "stale-state"
+
+  def produce_views(self, count, prefix):
+    producer = tailor_process_case.kafka.Producer(
+        {"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+    t = shop_start_ms()
+    for i in range(count):
+      t += 1000
+      e = events_pb2.Event(customer_id=f"{prefix}-{i % 10}",
+                           event_id=f"{prefix}-{i}", event_time_ms=t,
+                           page_view=events_pb2.PageView(page_type="home"))
+      producer.produce("clickstream", key=e.customer_id.encode(),
+                       value=e.SerializeToString())
+    self.assertEqual(producer.flush(30), 0)
+
+  def state_from_a_first_topic(self):
+    self.start_broker(partitions=1)
+    self.produce_views(40, "old")
+    first = self.start_personalizer(
+        SHORT_SESSION, group=GROUP,
+        state_dir=os.path.join(self.workdir, self.STATE))
+    self.wait_processed(first, 40)
+    self.stop_personalizer(first)
+    # The topics again, with other records, more than the state read.
+    self.start_broker(partitions=1)
+    self.produce_views(60, "new")
+
+  def test_a_recreated_topic_is_read_from_its_start(self):
+    self.state_from_a_first_topic()
+    second = self.start_personalizer(
+        SHORT_SESSION, group=GROUP,
+        state_dir=os.path.join(self.workdir, self.STATE))
+    self.wait_until(lambda: metrics(second.port)["tailor_events_total"] >= 60,
+                    "every record of the new topic to be processed",
+                    timeout=DRAIN_TIMEOUT_S, alive=[second])
+    self.assertEqual(metrics(second.port)["tailor_stale_offsets"], 1)
+    self.assertIn("is not the one the state was built from", second.stderr())
+
+  def test_fail_refuses_to_go_on(self):
+    self.state_from_a_first_topic()
+    second = self.start_personalizer(
+        SHORT_SESSION, group=GROUP,
+        state_dir=os.path.join(self.workdir, self.STATE),
+        env_extra={"TAILOR_ON_STALE_OFFSETS": "fail"})
+    rc = second.wait(STOP_TIMEOUT_S + 30)
+    self.assertNotEqual(rc, 0)
+    self.assertIn("on_stale_offsets: fail", second.stderr())
+    self.assertIn("clickstream[0]", second.stderr())
 
 
 def main():
