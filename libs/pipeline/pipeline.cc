@@ -205,6 +205,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       cfg.max_event_skew_hours() * 3600 * 1000;
   processor_options.profile_cache_entries = cfg.profile_cache_entries();
   processor_options.on_decision = p->options_.on_decision;
+  processor_options.on_outcome = p->options_.on_outcome;
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
   p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());

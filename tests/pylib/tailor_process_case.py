@@ -31,11 +31,15 @@ ARGS = None  # Parsed command line, set by parse_command_line().
 kafka = None  # confluent_kafka, imported by parse_command_line().
 
 INPUT_TOPICS = ("clickstream", "orders", "privacy")
+# The delivery topics: SEND decisions only.
 DECISION_TOPICS = ("decisions.coupons", "decisions.push",
-                   "decisions.cart-reminders")
+                   "decisions.cart-reminders", "decisions.agent-escalations")
+# Every decision, whatever its action.
+DECISIONS_LOG_TOPIC = "tailor.decisions.log"
+OUTCOMES_TOPIC = "tailor.outcomes"
 DLQ_TOPIC = "tailor.dlq"
-ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC,
-                                                "tailor.profiles.changelog")
+ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (
+    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, "tailor.profiles.changelog")
 
 # Generous deadlines for things that must happen eventually; no test asserts
 # on how fast anything is.
