@@ -69,6 +69,10 @@ ABSL_FLAG(std::string, respond, "",
           "(open: a sent push or reminder is opened; treated: a customer who "
           "got a SEND orders, with its coupon if any; base: a held-out "
           "customer orders; *: every other campaign). Empty: no responses.");
+ABSL_FLAG(absl::Duration, respond_open_after, absl::Minutes(10),
+          "--respond: shop time from a decision to the open of its push.");
+ABSL_FLAG(absl::Duration, respond_order_after, absl::Minutes(90),
+          "--respond: shop time from a decision to the order it causes.");
 ABSL_FLAG(std::string, delivery_topics,
           "decisions.coupons,decisions.push,decisions.cart-reminders,"
           "decisions.agent-escalations",
@@ -197,6 +201,10 @@ int main(int argc, char** argv) {
     tailor::loadgen::ResponderOptions respond_options;
     respond_options.seed = options.seed;
     respond_options.currency = options.currency;
+    respond_options.open_after_ms =
+        absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_respond_open_after));
+    respond_options.order_after_ms =
+        absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_respond_order_after));
     absl::Status parsed = tailor::loadgen::ParseResponses(
         absl::GetFlag(FLAGS_respond), &respond_options);
     if (!parsed.ok()) {
