@@ -1,5 +1,6 @@
 #include "libs/base/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -55,13 +56,19 @@ std::string VersionLine(absl::string_view name) {
 std::vector<char*> InitProgram(const ProgramOptions& options, int argc,
                                char** argv) {
   static std::string* const program = new std::string(options.name);
-  static std::string* const flags_file =
-      new std::string(SourceRelative(options.flags_file));
+  static std::vector<std::string>* const flags_files =
+      new std::vector<std::string>();
+  flags_files->assign(1, std::string(SourceRelative(options.flags_file)));
+  for (absl::string_view file : options.more_flags_files) {
+    flags_files->emplace_back(SourceRelative(file));
+  }
 
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
     const absl::string_view relative = SourceRelative(file);
-    return relative == *flags_file || relative == kThisFile;
+    return relative == kThisFile ||
+           std::find(flags_files->begin(), flags_files->end(), relative) !=
+               flags_files->end();
   };
   // --helpshort, --helppackage: the same set.
   config.contains_helpshort_flags = config.contains_help_flags;

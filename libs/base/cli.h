@@ -28,6 +28,9 @@ struct ProgramOptions {
   absl::string_view usage;
   // __FILE__ of the file that defines the program's flags (its main.cc).
   absl::string_view flags_file;
+  // Further files whose flags --help lists (flags shared by several
+  // programs or subcommands).
+  std::vector<absl::string_view> more_flags_files = {};
   absl::string_view default_log_level = "info";
 };
 

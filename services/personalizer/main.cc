@@ -38,6 +38,7 @@
 #include "libs/base/log.h"
 #include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
+#include "libs/config/bootstrap_file.h"
 #include "libs/config/service_config.h"
 #include "libs/config/yaml_proto.h"
 #include "libs/decide/engine.h"
@@ -84,23 +85,6 @@ ABSL_FLAG(std::vector<std::string>, kafka_consumer_property, {},
 
 namespace tailor {
 namespace {
-
-absl::StatusOr<std::string> ReadBootstrapFile(const std::string& path) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    std::ifstream in(path);
-    std::string line;
-    absl::string_view servers;
-    if (in && std::getline(in, line) &&
-        absl::ConsumePrefix(&(servers = line), "bootstrap.servers=") &&
-        !servers.empty()) {
-      return std::string(servers);
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "bootstrap_file: no bootstrap.servers= line in ", path, " after 30 s"));
-}
 
 // The --kafka_consumer_property values, each checked by librdkafka (an
 // unknown key or a bad value is refused here, before any broker is asked).
@@ -181,7 +165,7 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
   TAILOR_RETURN_IF_ERROR(config::ValidateServiceConfig(cfg));
   if (!bootstrap_file.empty()) {
     TAILOR_ASSIGN_OR_RETURN(std::string servers,
-                            ReadBootstrapFile(bootstrap_file));
+                            config::ReadBootstrapFile(bootstrap_file));
     cfg.set_bootstrap_servers(servers);
   }
   return cfg;
