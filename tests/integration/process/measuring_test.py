@@ -206,8 +206,13 @@ class OutputTopicsTest(ProcessTestCase):
 
   def test_a_missing_output_topic_is_refused_by_name(self):
     self.start_broker(partitions=2)
-    p = self.start_personalizer(
-        env_extra={"TAILOR_TOPICS_OUTCOMES": "tailor.no-such-topic"})
+    p = self.start(
+        "personalizer", [
+            tailor_process_case.ARGS.personalizer,
+            f"--bootstrap_file={self.bootstrap_file}",
+            f"--state_dir={self.workdir}/state", "--http_address=off"
+        ],
+        env=dict(os.environ, TAILOR_TOPICS_OUTCOMES="tailor.no-such-topic"))
     rc = p.wait(60)
     self.assertEqual(rc, 2, p.tail())
     self.assertIn("refusing to start", p.stderr())
