@@ -49,8 +49,12 @@ for _ in $(seq 100); do [[ -s "$work/bootstrap" ]] && break; sleep 0.1; done
 [[ -s "$work/bootstrap" ]] || { cat "$work/devbroker.log"; exit 1; }
 echo "run: embedded broker up ($(cat "$work/bootstrap"))"
 
+# The built-in rules with a 10% global control group, so that the report's
+# last row says what all campaigns together are worth.
+{ cat "$root/libs/decide/rules.example.yaml"
+  echo "control_group: {percent: 10, salt: run-sh}"; } >"$work/rules.yaml"
 "$build/services/personalizer/personalizer" --bootstrap_file="$work/bootstrap" \
-  --state_dir="$work/state" --http_address=127.0.0.1:0 --time_source=event --print_decisions \
+  --rules="$work/rules.yaml" --state_dir="$work/state" --http_address=127.0.0.1:0 --time_source=event --print_decisions \
   --print_decisions_per_kind_per_s=3 2>"$work/personalizer.log" &
 personalizer=$!
 pids+=($personalizer)

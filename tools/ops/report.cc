@@ -117,11 +117,12 @@ int RunReport(const std::vector<std::string>& args) {
     std::fputs(measure::FormatJson(rows).c_str(), stdout);
     return kExitOk;
   }
-  std::printf("report: %lld decisions made %s .. %s (%s), %lld outcomes\n",
-              static_cast<long long>(report.decisions()),
-              absl::GetFlag(FLAGS_from).c_str(),
-              absl::GetFlag(FLAGS_to).c_str(), topics.decisions_log().c_str(),
-              static_cast<long long>(report.outcomes()));
+  std::printf(
+      "report: %lld decisions made from %s to %s (%s), %lld outcomes (%s)\n",
+      static_cast<long long>(report.decisions()),
+      absl::GetFlag(FLAGS_from).c_str(), absl::GetFlag(FLAGS_to).c_str(),
+      topics.decisions_log().c_str(), static_cast<long long>(report.outcomes()),
+      topics.outcomes().c_str());
   std::fputs(measure::FormatTable(rows).c_str(), stdout);
   return kExitOk;
 }
