@@ -98,6 +98,7 @@ void RememberDecision(const v1::Decision& d, int64_t conversion_window_ms,
 
 void Attribute(const v1::Event& event, v1::CustomerProfile* profile,
                std::vector<v1::Outcome>* out) {
+  if (profile->profiling_opt_out()) return;  // not measured either
   const int64_t t = event.event_time_ms();
   switch (event.payload_case()) {
     case v1::Event::kPushOpened: {

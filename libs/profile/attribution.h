@@ -40,7 +40,9 @@ void RememberDecision(const tailor::v1::Decision& decision,
 // decisions (see the file comment). Appends the outcomes to *out and marks
 // the entries it used (opened, redeemed), so a second push_opened of the
 // same decision or a coupon_redeemed after the order that used the coupon
-// gives nothing. Other events give nothing.
+// gives nothing. Other events give nothing, and so does every event of a
+// customer who objects to profiling (profiling_opt_out): not measured
+// either.
 void Attribute(const tailor::v1::Event& event,
                tailor::v1::CustomerProfile* profile,
                std::vector<tailor::v1::Outcome>* out);

@@ -166,6 +166,13 @@ TEST_F(AttributionTest, AnErasedCustomersHistoryIsGone) {
   EXPECT_THAT(Order(kT0 + 2 * kHour), IsEmpty());
 }
 
+TEST_F(AttributionTest, ACustomerWhoObjectsToProfilingIsNotMeasured) {
+  Decide("d1", "abandoned_cart", v1::DECISION_ACTION_SEND, kT0);
+  profile_.set_profiling_opt_out(true);
+  EXPECT_THAT(Open(kT0 + 1, "d1"), IsEmpty());
+  EXPECT_THAT(Order(kT0 + kHour), IsEmpty());
+}
+
 TEST_F(AttributionTest, TheHistoryIsBoundedAndARedoReplacesItsEntry) {
   for (int i = 0; i < kMaxRecentDecisions + 5; ++i) {
     Decide("d" + std::to_string(i), "browse_abandonment",
