@@ -49,7 +49,10 @@ std::vector<std::pair<std::string, const std::string*>> Topics(
           {"topics.push", &t.push()},
           {"topics.cart_reminders", &t.cart_reminders()},
           {"topics.dead_letter", &t.dead_letter()},
-          {"topics.changelog", &t.changelog()}};
+          {"topics.changelog", &t.changelog()},
+          {"topics.agent_escalations", &t.agent_escalations()},
+          {"topics.decisions_log", &t.decisions_log()},
+          {"topics.outcomes", &t.outcomes()}};
 }
 
 bool IsKafkaNameChar(char c) {
@@ -163,6 +166,9 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   DefaultString(t->mutable_cart_reminders(), "decisions.cart-reminders");
   DefaultString(t->mutable_dead_letter(), "tailor.dlq");
   DefaultString(t->mutable_changelog(), "tailor.profiles.changelog");
+  DefaultString(t->mutable_agent_escalations(), "decisions.agent-escalations");
+  DefaultString(t->mutable_decisions_log(), "tailor.decisions.log");
+  DefaultString(t->mutable_outcomes(), "tailor.outcomes");
 
   if (config->max_batch_events() == 0) {
     config->set_max_batch_events(kDefaultMaxBatchEvents);

@@ -7,6 +7,7 @@
 
 #include "absl/time/civil_time.h"
 #include "libs/decide/internal.h"
+#include "libs/decide/rules.h"
 
 namespace tailor::decide {
 
@@ -263,11 +264,18 @@ Engine::Impl::GuardResult Engine::Impl::Guard(Candidate cand,
     }
   }
   // 11. Holdout: logged, never delivered; counts for cooldown and limits.
+  // The shop-wide control group first (an agent escalation is service, not
+  // a nudge: it is never held out globally), then the campaign's own.
   v1::CampaignState* mstate = internal::MutableCampaignState(&p, c.name());
   mstate->set_last_sent_at_ms(now);
   mstate->set_issued(mstate->issued() + 1);
-  if (c.HeldOut(p.customer_id())) {
+  const bool global_control =
+      d.channel() != v1::CHANNEL_AGENT &&
+      InGlobalControl(rules.control_group(), p.customer_id());
+  if (global_control || c.HeldOut(p.customer_id())) {
     d.set_action(v1::DECISION_ACTION_HOLD_OUT);
+    d.set_holdout(std::string(global_control ? internal::kGlobalControl
+                                             : internal::kCampaignHoldout));
     s.out->decisions.push_back(std::move(d));
     return GuardResult::kHeldOut;
   }

@@ -35,6 +35,9 @@ inline constexpr absl::string_view kEscalatedToAgent = "escalated_to_agent";
 inline constexpr absl::string_view kArbitration = "arbitration";
 inline constexpr absl::string_view kCouponActive = "coupon_active";
 inline constexpr absl::string_view kMessageBudget = "message_budget";
+// Control groups of a HOLD_OUT decision (Decision.holdout).
+inline constexpr absl::string_view kCampaignHoldout = "campaign";
+inline constexpr absl::string_view kGlobalControl = "global_control";
 
 // arbitration.max_active_coupons when the rules leave it unset, and its
 // largest allowed value (CustomerProfile.active_coupons holds at most this).

@@ -62,6 +62,14 @@ absl::Status ValidateCommon(const v1::CampaignCommon& c,
   }
   if (c.max_per_customer() < 0)
     return Invalid(p + "max_per_customer", "must be >= 0");
+  if (c.has_conversion_window_hours() &&
+      (c.conversion_window_hours() < 1 ||
+       c.conversion_window_hours() > kMaxConversionWindowHours)) {
+    return Invalid(
+        p + "conversion_window_hours",
+        absl::StrCat("must be in 1..", kMaxConversionWindowHours,
+                     " (unset = ", kDefaultConversionWindowHours, ")"));
+  }
   std::set<std::string> variant_names;
   for (int i = 0; i < c.variants_size(); ++i) {
     const v1::Variant& v = c.variants(i);
@@ -112,12 +120,7 @@ absl::Status ValidateCouponCampaign(const v1::CampaignCommon& common,
 // Every campaign name the file sets, enabled or not.
 std::set<std::string> CampaignNames(const v1::RulesConfig& r) {
   std::set<std::string> names;
-  for (const v1::CampaignCommon* c :
-       {&r.abandoned_cart().common(), &r.browse_abandonment().common(),
-        &r.first_order_coupon().common(), &r.cart_threshold_coupon().common(),
-        &r.win_back_coupon().common(), &r.loyalty_coupon().common(),
-        &r.service_recovery_coupon().common(),
-        &r.human_escalation().common()}) {
+  for (const v1::CampaignCommon* c : CampaignsOf(r)) {
     if (!c->name().empty()) names.insert(c->name());
   }
   return names;
@@ -138,6 +141,14 @@ absl::Status ValidateCampaignList(
                      absl::StrCat("\"", list.Get(i),
                                   "\" is listed twice (duplicate priority)"));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateControlGroup(const v1::ControlGroup& g) {
+  if (!(g.percent() >= 0 && g.percent() <= kMaxControlGroupPercent)) {
+    return Invalid("control_group.percent",
+                   absl::StrCat("must be in 0..", kMaxControlGroupPercent));
   }
   return absl::OkStatus();
 }
@@ -208,6 +219,7 @@ absl::Status ValidateRules(const v1::RulesConfig& r) {
   if (r.max_recommendations() < 0 || r.max_recommendations() > 50) {
     return Invalid("max_recommendations", "must be in 0..50 (0 = 3)");
   }
+  TAILOR_RETURN_IF_ERROR(ValidateControlGroup(r.control_group()));
 
   std::set<std::string> names;
   if (const v1::AbandonedCartRule& ac = r.abandoned_cart();

@@ -220,6 +220,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       cfg.max_event_skew_hours() * 3600 * 1000;
   processor_options.profile_cache_entries = cfg.profile_cache_entries();
   processor_options.on_decision = p->options_.on_decision;
+  processor_options.on_outcome = p->options_.on_outcome;
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
   p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
@@ -331,6 +332,26 @@ absl::StatusOr<int> Pipeline::CheckTopics() {
     return absl::FailedPreconditionError(absl::StrCat(
         "changelog topic ", t.changelog(), " has ", changelog,
         " partitions; it must have as many as the input topics (", first, ")"));
+  }
+  // Every output topic must exist: a missing one would stop the line at the
+  // first record produced to it.
+  const std::pair<const char*, const std::string*> outputs[] = {
+      {"topics.coupons", &t.coupons()},
+      {"topics.push", &t.push()},
+      {"topics.cart_reminders", &t.cart_reminders()},
+      {"topics.agent_escalations", &t.agent_escalations()},
+      {"topics.decisions_log", &t.decisions_log()},
+      {"topics.outcomes", &t.outcomes()},
+      {"topics.dead_letter", &t.dead_letter()}};
+  for (const auto& [field, topic] : outputs) {
+    const absl::StatusOr<int> count =
+        admin->PartitionCount(*topic, absl::Seconds(10));
+    if (absl::IsNotFound(count.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("output topic ", *topic, " (", field,
+                       ") does not exist; create it before starting"));
+    }
+    TAILOR_RETURN_IF_ERROR(count.status());
   }
   return first;
 }

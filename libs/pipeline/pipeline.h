@@ -61,6 +61,8 @@ struct PipelineOptions {
   kafka::Properties producer_properties;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
+  // Called for every outcome attributed (e.g. to count it); may be empty.
+  std::function<void(const tailor::v1::Outcome&)> on_outcome;
   // Called on the pipeline thread, for metrics; each may be empty.
   struct Observer {
     // A batch of `records` went through the processor in `took`.

@@ -10,7 +10,9 @@
 #include "libs/base/murmur2.h"
 #include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
+#include "libs/decide/rules.h"
 #include "libs/pipeline/changelog.h"
+#include "libs/profile/attribution.h"
 #include "libs/profile/fold.h"
 #include "libs/profile/limits.h"
 #include "libs/profile/validate.h"
@@ -327,9 +329,30 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
     AddFence(task, event.customer_id(), event.event_time_ms());
     return;
   }
+  // Attributed before the engine runs, so an order is never the conversion
+  // of a decision it made itself (a loyalty coupon).
+  EmitAttributions(event, entry);
   outcome_.Clear();
   engine_->OnEvent(event, &entry->profile, &task.state, &outcome_);
   EmitOutcome(task, entry, &rec);
+}
+
+void Processor::EmitAttributions(const Event& event, CachedProfile* entry) {
+  attributed_.clear();
+  profile::Attribute(event, &entry->profile, &attributed_);
+  for (const tailor::v1::Outcome& o : attributed_) {
+    ++stats_.outcomes_by_kind[o.outcome() % 4];
+    if (options_.on_outcome) options_.on_outcome(o);
+    OutputRecord& out =
+        outputs_.emplace_back(OutputRecord{OutputKind::kOutcome,
+                                           options_.topics.outcomes(),
+                                           -1,
+                                           o.customer_id(),
+                                           o.SerializeAsString(),
+                                           {}});
+    out.headers.emplace_back(kHeaderOutcomeId, o.outcome_id());
+    out.headers.emplace_back(kHeaderDecisionId, o.decision_id());
+  }
 }
 
 absl::Status Processor::FireDue(PartitionTask& task) {
@@ -376,6 +399,8 @@ const std::string& Processor::TopicForKind(
       return options_.topics.coupons();
     case tailor::v1::DECISION_KIND_CART_REMINDER:
       return options_.topics.cart_reminders();
+    case tailor::v1::DECISION_KIND_AGENT_ESCALATION:
+      return options_.topics.agent_escalations();
     default:
       return options_.topics.push();
   }
@@ -398,16 +423,27 @@ void Processor::EmitOutcome(PartitionTask& task, CachedProfile* entry,
     ++stats_.decisions_by_kind[decision.kind() % 5];
     ++stats_.decisions_by_action[decision.action() % 4];
     if (options_.on_decision) options_.on_decision(decision);
-    OutputRecord& out =
+    profile::RememberDecision(
+        decision,
+        decide::ConversionWindowMs(engine_->rules(), decision.campaign()),
+        &entry->profile);
+    // Every decision goes to the log; only a SEND to its delivery topic
+    // too, with the same bytes and headers.
+    OutputRecord& logged =
         outputs_.emplace_back(OutputRecord{OutputKind::kDecision,
-                                           TopicForKind(decision.kind()),
+                                           options_.topics.decisions_log(),
                                            -1,
                                            decision.customer_id(),
                                            decision.SerializeAsString(),
                                            {}});
-    out.headers.emplace_back(kHeaderDecisionId, decision.decision_id());
+    logged.headers.emplace_back(kHeaderDecisionId, decision.decision_id());
     if (source != nullptr && source->sent_ns != 0) {
-      out.headers.emplace_back(kHeaderSentNs, absl::StrCat(source->sent_ns));
+      logged.headers.emplace_back(kHeaderSentNs, absl::StrCat(source->sent_ns));
+    }
+    if (decision.action() == tailor::v1::DECISION_ACTION_SEND) {
+      OutputRecord delivery = logged;
+      delivery.topic = TopicForKind(decision.kind());
+      outputs_.push_back(std::move(delivery));
     }
   }
 }

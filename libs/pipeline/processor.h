@@ -35,6 +35,7 @@
 #include "libs/store/profile_store.h"
 #include "tailor/v1/config.pb.h"
 #include "tailor/v1/decision.pb.h"
+#include "tailor/v1/outcome.pb.h"
 
 namespace tailor::pipeline {
 
@@ -53,6 +54,8 @@ struct ProcessorOptions {
   bool emit_changelog = true;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
+  // Called for every outcome attributed (e.g. to count it); may be empty.
+  std::function<void(const tailor::v1::Outcome&)> on_outcome;
 };
 
 // Counters since start; read by the shell for metrics and the summary.
@@ -78,6 +81,8 @@ struct ProcessorStats {
   // Indexed by tailor::v1::DecisionKind and DecisionAction.
   std::array<int64_t, 5> decisions_by_kind{};
   std::array<int64_t, 4> decisions_by_action{};
+  // Outcomes attributed, indexed by tailor::v1::OutcomeKind.
+  std::array<int64_t, 4> outcomes_by_kind{};
 };
 
 class Processor {
@@ -183,12 +188,19 @@ class Processor {
   // fences past kFenceMs).
   static void AddFence(PartitionTask& task, absl::string_view customer_id,
                        int64_t erased_at_ms);
+  // Produces the decisions of outcome_ (every one on the decisions log, SEND
+  // ones on their delivery topic too), remembers them in the profile for
+  // attribution and stores its timers.
   void EmitOutcome(PartitionTask& task, CachedProfile* entry,
                    const InputRecord* source);
+  // Attributes a folded event to the profile's recent decisions and
+  // produces the outcomes on the outcomes topic.
+  void EmitAttributions(const tailor::v1::Event& event, CachedProfile* entry);
   void EmitDeadLetter(const InputRecord& rec, absl::string_view error);
   // Counts `rec` when its key hashes to another partition (Kafka's murmur2);
   // with MISROUTED_EVENTS_DEAD_LETTER turns an ok `verdict` into an error.
   void CheckPlacement(const InputRecord& rec, absl::Status* verdict);
+  // The delivery topic of a SEND decision of this kind.
   const std::string& TopicForKind(tailor::v1::DecisionKind kind) const;
   const std::string& InputTopicName(int kind) const;
   std::string CheckpointOf(const PartitionTask& task) const;
@@ -210,6 +222,7 @@ class Processor {
   std::vector<size_t> order_;
   std::vector<tailor::v1::Timer> due_;
   decide::Outcome outcome_;
+  std::vector<tailor::v1::Outcome> attributed_;
   std::string scratch_;
   std::vector<absl::string_view> miss_ids_;
   std::vector<std::string> miss_values_;

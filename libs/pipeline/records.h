@@ -24,6 +24,9 @@ inline constexpr absl::string_view kHeaderSourcePartition =
 inline constexpr absl::string_view kHeaderSourceOffset = "tailor-source-offset";
 inline constexpr absl::string_view kHeaderError = "tailor-error";
 inline constexpr absl::string_view kHeaderDecisionId = "tailor-decision-id";
+// On an outcome: Outcome.outcome_id (its tailor-decision-id names the
+// decision it is attributed to).
+inline constexpr absl::string_view kHeaderOutcomeId = "tailor-outcome-id";
 // On a dead letter whose original was too large to copy whole: "true", and
 // the original's key and value sizes in bytes.
 inline constexpr absl::string_view kHeaderTruncated = "tailor-truncated";
@@ -52,7 +55,7 @@ struct InputRecord {
   int64_t sent_ns = 0;
 };
 
-enum class OutputKind { kDecision, kDeadLetter, kChangelog };
+enum class OutputKind { kDecision, kDeadLetter, kChangelog, kOutcome };
 
 // One message to produce.
 struct OutputRecord {

@@ -14,6 +14,11 @@
 
 namespace tailor::profile {
 
+// Decisions a profile remembers for attribution
+// (CustomerProfile.recent_decisions, attribution.h); the oldest goes first.
+// 32 entries of about 150 bytes: under 5 KiB.
+inline constexpr int kMaxRecentDecisions = 32;
+
 // Largest serialized profile tailor writes.
 inline constexpr size_t kMaxProfileBytes = 512 * 1024;
 

@@ -5,6 +5,7 @@
 #ifndef TAILOR_LIBS_PROFILE_PROFILE_H_
 #define TAILOR_LIBS_PROFILE_PROFILE_H_
 
+#include "libs/profile/attribution.h"
 #include "libs/profile/fold.h"
 #include "libs/profile/limits.h"
 #include "libs/profile/purchases.h"

@@ -251,6 +251,14 @@ void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed,
   }
   std::printf("suppressed by guard:%s\n",
               guards.empty() ? " none" : guards.c_str());
+  // Outcomes attributed to decisions (tailor.outcomes).
+  std::printf(
+      "outcomes: opens=%lld redemptions=%lld conversions=%lld\n",
+      static_cast<long long>(s.outcomes_by_kind[tailor::v1::OUTCOME_KIND_OPEN]),
+      static_cast<long long>(
+          s.outcomes_by_kind[tailor::v1::OUTCOME_KIND_REDEMPTION]),
+      static_cast<long long>(
+          s.outcomes_by_kind[tailor::v1::OUTCOME_KIND_CONVERSION]));
   std::fflush(stdout);
 }
 
@@ -293,6 +301,7 @@ int Main() {
 
   PersonalizerMetrics metrics;
   metrics.SetInputTopics(cfg->topics());
+  metrics.SetMeasuredCampaigns(rules->engine->rules());
   pipeline::PipelineOptions options;
   options.config = *cfg;
   options.consumer_properties = *std::move(consumer_properties);
@@ -314,6 +323,9 @@ int Main() {
     if (wall_time)
       latency = absl::Now() - absl::FromUnixMillis(d.created_at_ms());
     metrics.ObserveDecision(d, latency);
+  };
+  options.on_outcome = [&metrics](const tailor::v1::Outcome& o) {
+    metrics.ObserveOutcome(o);
   };
   options.observer.batch_processed = [&metrics](size_t, absl::Duration took) {
     metrics.ObserveBatch(took);
@@ -396,6 +408,7 @@ int Main() {
         auto reloaded = LoadRules(cfg->rules_file());
         if (reloaded.ok()) {
           p.RequestReload(reloaded->engine);
+          metrics.SetMeasuredCampaigns(reloaded->engine->rules());
           spdlog::info("SIGHUP: rules {} loaded from {} (were {})",
                        reloaded->fingerprint,
                        cfg->rules_file().empty() ? "the built-in defaults"

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/build_info.h"
+#include "libs/decide/rules.h"
 
 namespace tailor {
 namespace {
@@ -115,6 +116,14 @@ PersonalizerMetrics::PersonalizerMetrics()
                            "Decisions suppressed, by the guard that "
                            "suppressed them and campaign.")
                        .Register(r);
+  outcomes_ = &prometheus::BuildCounter()
+                   .Name("tailor_outcomes_total")
+                   .Help(
+                       "Outcomes attributed to decisions (opens, redemptions, "
+                       "conversions), by campaign, variant, the decision's "
+                       "action and outcome; campaigns and variants not in "
+                       "the rules count as \"other\".")
+                   .Register(r);
   auto& by_action = prometheus::BuildCounter()
                         .Name("tailor_decision_actions_total")
                         .Help(
@@ -276,6 +285,44 @@ void PersonalizerMetrics::ObserveDecision(
     decision_latency_seconds_->Observe(
         std::max(0.0, absl::ToDoubleSeconds(*latency)));
   }
+}
+
+void PersonalizerMetrics::SetMeasuredCampaigns(
+    const tailor::v1::RulesConfig& rules) {
+  absl::flat_hash_set<std::string> measured;
+  for (const tailor::v1::CampaignCommon* c : decide::CampaignsOf(rules)) {
+    if (c->name().empty()) continue;
+    measured.insert(c->name());
+    for (const tailor::v1::Variant& v : c->variants()) {
+      measured.insert(absl::StrCat(c->name(), "\t", v.name()));
+    }
+  }
+  absl::MutexLock lock(&measured_mu_);
+  measured_ = std::move(measured);
+}
+
+void PersonalizerMetrics::ObserveOutcome(const tailor::v1::Outcome& o) {
+  std::string campaign = "other";
+  std::string variant = "other";
+  {
+    absl::MutexLock lock(&measured_mu_);
+    if (measured_.contains(o.campaign())) {
+      campaign = o.campaign();
+      if (o.variant().empty() ||
+          measured_.contains(absl::StrCat(o.campaign(), "\t", o.variant()))) {
+        variant = o.variant();
+      }
+    }
+  }
+  const std::string action = tailor::v1::DecisionAction_Name(o.action());
+  const std::string outcome = tailor::v1::OutcomeKind_Name(o.outcome());
+  CounterFor(outcome_counters_, *outcomes_,
+             absl::StrCat(campaign, "\t", variant, "\t", action, "\t", outcome),
+             {{"campaign", campaign},
+              {"variant", variant},
+              {"action", action},
+              {"outcome", outcome}})
+      ->Increment();
 }
 
 void PersonalizerMetrics::ObserveDeadLetter(

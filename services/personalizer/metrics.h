@@ -14,7 +14,9 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/records.h"
@@ -26,6 +28,7 @@
 #include "prometheus/registry.h"
 #include "tailor/v1/config.pb.h"
 #include "tailor/v1/decision.pb.h"
+#include "tailor/v1/outcome.pb.h"
 
 namespace tailor {
 
@@ -76,6 +79,15 @@ class PersonalizerMetrics {
   void ObserveDecision(const tailor::v1::Decision& decision,
                        std::optional<absl::Duration> latency);
   void ObserveDeadLetter(const pipeline::OutputRecord& dead_letter);
+  // The campaigns and variants of `rules` become the label values of
+  // tailor_outcomes_total; an outcome of a decision of another campaign or
+  // variant (made under earlier rules) counts as "other", so the labels stay
+  // bounded by the rules file. Call at start and at every reload (any
+  // thread).
+  void SetMeasuredCampaigns(const tailor::v1::RulesConfig& rules);
+  // Counts an attributed outcome by campaign, variant, the decision's action
+  // and the outcome kind.
+  void ObserveOutcome(const tailor::v1::Outcome& outcome);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -111,12 +123,17 @@ class PersonalizerMetrics {
   prometheus::Family<prometheus::Counter>* suppressions_;
   prometheus::Family<prometheus::Counter>* dead_letters_;
   prometheus::Family<prometheus::Counter>* misrouted_;
+  prometheus::Family<prometheus::Counter>* outcomes_;
+  absl::Mutex measured_mu_;
+  // "campaign" and "campaign\tvariant" of the current rules.
+  absl::flat_hash_set<std::string> measured_ ABSL_GUARDED_BY(measured_mu_);
   // Indexed by tailor::v1::EventTopic; null until SetInputTopics().
   std::array<prometheus::Counter*, 4> misrouted_by_topic_{};
   // Label sets seen so far -> their counters (pipeline thread only).
   absl::flat_hash_map<std::string, prometheus::Counter*> decision_counters_;
   absl::flat_hash_map<std::string, prometheus::Counter*> suppression_counters_;
   absl::flat_hash_map<std::string, prometheus::Counter*> dead_letter_counters_;
+  absl::flat_hash_map<std::string, prometheus::Counter*> outcome_counters_;
   pipeline::ProcessorStats last_{};
 };
 

@@ -58,12 +58,15 @@ profile_pb2 = None
 PARTITIONS = 4
 INPUT_TOPICS = ("clickstream", "orders", "privacy")
 DECISION_TOPICS = ("decisions.coupons", "decisions.push",
-                   "decisions.cart-reminders")
+                   "decisions.cart-reminders", "decisions.agent-escalations")
+# Every decision, whatever its action.
+DECISIONS_LOG_TOPIC = "tailor.decisions.log"
+OUTCOMES_TOPIC = "tailor.outcomes"
 DLQ_TOPIC = "tailor.dlq"
 CHANGELOG_TOPIC = "tailor.profiles.changelog"
 PROBE_TOPIC = "chaos.probe"
-ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC, CHANGELOG_TOPIC,
-                                                PROBE_TOPIC)
+ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (
+    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, CHANGELOG_TOPIC, PROBE_TOPIC)
 CHECKPOINT_KEY = b"\x00tailor.checkpoint"
 
 # A killed member stays in the group until its session times out; keep that
@@ -458,7 +461,7 @@ class ChaosCase(unittest.TestCase):
     differing_bytes = 0
     total = 0
     kinds = collections.Counter()
-    for m in read_topics(self.bootstrap, DECISION_TOPICS):
+    for m in read_topics(self.bootstrap, [DECISIONS_LOG_TOPIC]):
       d = decision_pb2.Decision()
       d.ParseFromString(m.value())
       total += 1

@@ -231,7 +231,7 @@ TEST(DecisionQuality, CouponBudgetIsShopWideAcrossPartitions) {
   std::map<std::string, int> partition_of;
   std::map<std::string, Decision> coupons;  // by decision id
   for (const OutputMessage& m :
-       h.ReadAll({"clickstream", "decisions.coupons"})) {
+       h.ReadAll({"clickstream", "tailor.decisions.log"})) {
     if (m.topic == "clickstream") {
       partition_of[m.key] = m.partition;
       continue;

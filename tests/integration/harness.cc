@@ -26,6 +26,9 @@ const tailor::v1::TopicsConfig& DefaultTopics() {
     t->set_cart_reminders("decisions.cart-reminders");
     t->set_dead_letter("tailor.dlq");
     t->set_changelog("tailor.profiles.changelog");
+    t->set_agent_escalations("decisions.agent-escalations");
+    t->set_decisions_log("tailor.decisions.log");
+    t->set_outcomes("tailor.outcomes");
     return t;
   }();
   return *topics;
@@ -40,7 +43,8 @@ Harness::Harness(int partitions) {
   const auto& t = DefaultTopics();
   for (const std::string* name :
        {&t.clickstream(), &t.orders(), &t.privacy(), &t.coupons(), &t.push(),
-        &t.cart_reminders(), &t.dead_letter(), &t.changelog()}) {
+        &t.cart_reminders(), &t.dead_letter(), &t.changelog(),
+        &t.agent_escalations(), &t.decisions_log(), &t.outcomes()}) {
     EXPECT_TRUE(cluster_->CreateTopic(*name, partitions).ok()) << *name;
   }
   // Input producers must place keys as Java's producer does (murmur2).
@@ -162,8 +166,7 @@ std::vector<OutputMessage> Harness::ReadAll(
 std::vector<tailor::v1::Decision> Harness::ReadDecisions() {
   const auto& t = DefaultTopics();
   std::vector<tailor::v1::Decision> decisions;
-  for (const OutputMessage& m :
-       ReadAll({t.coupons(), t.push(), t.cart_reminders()})) {
+  for (const OutputMessage& m : ReadAll({t.decisions_log()})) {
     tailor::v1::Decision d;
     EXPECT_TRUE(d.ParseFromString(m.value)) << m.topic;
     decisions.push_back(std::move(d));

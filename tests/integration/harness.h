@@ -68,7 +68,7 @@ class Harness {
   // `settle` of quiet.
   std::vector<OutputMessage> ReadAll(const std::vector<std::string>& topics,
                                      absl::Duration settle = absl::Seconds(2));
-  // The decisions on the three decision topics.
+  // Every decision, whatever its action: the decisions log.
   std::vector<tailor::v1::Decision> ReadDecisions();
 
  private:

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "tests/integration/harness.h"
 
 namespace tailor::testing {
@@ -86,6 +87,62 @@ TEST(PipelineEndToEnd, OrderCancelsTheReminder) {
   EXPECT_EQ(
       FindDecision(h.ReadDecisions(), tailor::v1::DECISION_KIND_CART_REMINDER),
       nullptr);
+}
+
+// Every decision is on the log, only SENDs on the delivery topics; opens and
+// orders after a reminder come out on tailor.outcomes, attributed to it.
+TEST(PipelineEndToEnd, OutcomesAreAttributedToTheReminder) {
+  Harness h;
+  auto p = h.StartPipeline(PlainEngine());
+  ASSERT_NE(p, nullptr);
+  h.Send(Consent("c1", kBaseMs));
+  h.Send(CartAdd("c1", kBaseMs + kMinute, "p2", 30000));
+  h.Send(Consent("c2", kBaseMs + 40 * kMinute));  // fires the reminder
+  ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 3; }));
+  const std::vector<Decision> first = h.ReadDecisions();
+  const Decision* reminder =
+      FindDecision(first, tailor::v1::DECISION_KIND_CART_REMINDER);
+  ASSERT_NE(reminder, nullptr);
+  const std::string id = reminder->decision_id();
+  for (int i = 0; i < 2; ++i) {  // opened twice: one open
+    tailor::v1::Event opened = MakeEvent("c1", kBaseMs + (42 + i) * kMinute);
+    opened.mutable_push_opened()->set_decision_id(id);
+    h.Send(opened);
+  }
+  h.Send(OrderPlaced("c1", kBaseMs + 50 * kMinute, "o1", 30000));
+  ASSERT_TRUE(h.RunUntil(*p, [&] { return p->stats().events == 6; }));
+  ASSERT_TRUE(p->Shutdown().ok());
+
+  std::vector<std::string> outcomes;
+  for (const OutputMessage& m : h.ReadAll({"tailor.outcomes"})) {
+    tailor::v1::Outcome o;
+    ASSERT_TRUE(o.ParseFromString(m.value));
+    EXPECT_EQ(m.key, "c1");
+    EXPECT_EQ(o.decision_id(), id);
+    EXPECT_EQ(o.campaign(), reminder->campaign());
+    EXPECT_EQ(o.action(), tailor::v1::DECISION_ACTION_SEND);
+    outcomes.push_back(absl::StrCat(tailor::v1::OutcomeKind_Name(o.outcome()),
+                                    " ", o.minutes_since_decision(), " ",
+                                    o.value().minor_units()));
+  }
+  EXPECT_THAT(outcomes, ::testing::ElementsAre("OUTCOME_KIND_OPEN 11 0",
+                                               "OUTCOME_KIND_CONVERSION 19 "
+                                               "30000"));
+  // The delivery topics carry the SENDs of the log, nothing else.
+  int sent = 0;
+  for (const Decision& d : h.ReadDecisions()) {
+    if (d.action() == tailor::v1::DECISION_ACTION_SEND) ++sent;
+  }
+  int delivered = 0;
+  for (const OutputMessage& m :
+       h.ReadAll({"decisions.coupons", "decisions.push",
+                  "decisions.cart-reminders", "decisions.agent-escalations"})) {
+    Decision d;
+    ASSERT_TRUE(d.ParseFromString(m.value));
+    EXPECT_EQ(d.action(), tailor::v1::DECISION_ACTION_SEND) << m.topic;
+    ++delivered;
+  }
+  EXPECT_EQ(delivered, sent);
 }
 
 TEST(PipelineEndToEnd, RefusesInputTopicsThatAreNotCoPartitioned) {

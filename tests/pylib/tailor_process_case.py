@@ -31,11 +31,15 @@ ARGS = None  # Parsed command line, set by parse_command_line().
 kafka = None  # confluent_kafka, imported by parse_command_line().
 
 INPUT_TOPICS = ("clickstream", "orders", "privacy")
+# The delivery topics: SEND decisions only.
 DECISION_TOPICS = ("decisions.coupons", "decisions.push",
-                   "decisions.cart-reminders")
+                   "decisions.cart-reminders", "decisions.agent-escalations")
+# Every decision, whatever its action.
+DECISIONS_LOG_TOPIC = "tailor.decisions.log"
+OUTCOMES_TOPIC = "tailor.outcomes"
 DLQ_TOPIC = "tailor.dlq"
-ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC,
-                                                "tailor.profiles.changelog")
+ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (
+    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, "tailor.profiles.changelog")
 
 # Generous deadlines for things that must happen eventually; no test asserts
 # on how fast anything is.
@@ -62,13 +66,15 @@ def parse_command_line(description):
   parser.add_argument("--personalizer", required=True)
   parser.add_argument("--devbroker", required=True)
   parser.add_argument("--loadgen", help="needed by tests that run loadgen")
+  parser.add_argument("--ops", help="tailor-ops, for tests that run it")
   parser.add_argument("--pydir",
                       required=True,
                       help="directory holding the generated tailor/v1/*_pb2.py")
   parser.add_argument("--source_dir", help="repository root")
   ARGS, rest = parser.parse_known_args()
   # Programs run in the test's temporary directory: no relative paths.
-  for name in ("personalizer", "devbroker", "loadgen", "pydir", "source_dir"):
+  for name in ("personalizer", "devbroker", "loadgen", "ops", "pydir",
+               "source_dir"):
     if getattr(ARGS, name):
       setattr(ARGS, name, os.path.abspath(getattr(ARGS, name)))
   sys.path.insert(0, ARGS.pydir)

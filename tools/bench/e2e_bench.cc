@@ -1001,7 +1001,8 @@ int Main() {
   const InputTopics inputs{{"", t.clickstream(), t.orders(), t.privacy()}};
   for (const std::string& name :
        {t.clickstream(), t.orders(), t.privacy(), t.coupons(), t.push(),
-        t.cart_reminders(), t.dead_letter(), t.changelog(), gen_only.names[1],
+        t.cart_reminders(), t.agent_escalations(), t.decisions_log(),
+        t.outcomes(), t.dead_letter(), t.changelog(), gen_only.names[1],
         gen_only.names[2], gen_only.names[3]}) {
     if (absl::Status s = (*cluster)->CreateTopic(name, partitions); !s.ok()) {
       spdlog::error("topic {}: {}", name, s.ToString());
@@ -1009,8 +1010,8 @@ int Main() {
       return 1;
     }
   }
-  const std::vector<std::string> decision_topics = {t.coupons(), t.push(),
-                                                    t.cart_reminders()};
+  // Every decision (the delivery topics carry the SEND ones only).
+  const std::vector<std::string> decision_topics = {t.decisions_log()};
   int exit_code = 0;
 
   // Phase a: the generator alone.

@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import read_text  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DECISION_TOPICS, DLQ_TOPIC, DRAIN_TIMEOUT_S, INPUT_TOPICS, SHORT_SESSION,
+    DECISIONS_LOG_TOPIC, DLQ_TOPIC, DRAIN_TIMEOUT_S, INPUT_TOPICS, SHORT_SESSION,
     STOP_TIMEOUT_S, ProcessTestCase, parse_summary, records_taken)
 
 ARGS = None  # Parsed command line, set in main().
@@ -732,9 +732,10 @@ class DeterminismCase(ProcessTestCase):
     return self.collect(run, started)
 
   def collect(self, run, started):
-    records = self.read_topics(DECISION_TOPICS + (DLQ_TOPIC,))
+    # Every decision, whatever its action: the log.
+    records = self.read_topics((DECISIONS_LOG_TOPIC, DLQ_TOPIC))
     out = RunOutput(run, {}, {}, collections.Counter(), 0, [])
-    for topic in DECISION_TOPICS:
+    for topic in (DECISIONS_LOG_TOPIC,):
       for msg in records[topic]:
         d = decision_pb2.Decision.FromString(msg.value())
         i = d.decision_id

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DECISION_TOPICS, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
+    DECISIONS_LOG_TOPIC, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
     ProcessTestCase, metrics)
 
 events_pb2 = None  # imported in main()
@@ -103,8 +103,8 @@ class ErasureTest(ProcessTestCase):
     changelog = self.read_topics([CHANGELOG_TOPIC])[CHANGELOG_TOPIC]
     mine = [m for m in changelog if m.key() == c.encode()]
     self.assertIsNone(mine[-1].value(), "the last record is the tombstone")
-    decisions = self.read_topics(DECISION_TOPICS)
-    for topic in DECISION_TOPICS:
+    decisions = self.read_topics([DECISIONS_LOG_TOPIC])
+    for topic in (DECISIONS_LOG_TOPIC,):
       for m in decisions[topic]:
         d = decision_pb2.Decision.FromString(m.value())
         if d.customer_id != c:

@@ -16,6 +16,7 @@ Each test uses its own temporary directory, broker and free ports. Set
 TAILOR_KEEP_TEST_DIRS=1 to keep the directories (logs) of failed tests.
 """
 
+import collections
 import json
 import os
 import re
@@ -32,8 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import PDEATHSIG, read_text, shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    ALL_TOPICS, DECISION_TOPICS, DLQ_TOPIC, INPUT_TOPICS, SHORT_SESSION,
-    HTTP_PORT_LINE, STOP_TIMEOUT_S, ProcessTestCase, http_get, metric,
+    ALL_TOPICS, DECISION_TOPICS, DECISIONS_LOG_TOPIC, DLQ_TOPIC, INPUT_TOPICS,
+    SHORT_SESSION, HTTP_PORT_LINE, STOP_TIMEOUT_S, ProcessTestCase, http_get, metric,
     metric_sum, metrics, parse_loadgen)
 
 ARGS = None  # Parsed command line, set in main().
@@ -117,15 +118,15 @@ class ExternalClientTest(ProcessTestCase):
     self.assertEqual(summary["events"] + summary["dead_letters"],
                      load["produced"], summary)
 
-    records = self.read_topics(DECISION_TOPICS + (DLQ_TOPIC,) + INPUT_TOPICS)
+    records = self.read_topics(DECISION_TOPICS +
+                               (DECISIONS_LOG_TOPIC, DLQ_TOPIC) + INPUT_TOPICS)
 
     expected_kinds = {
-        "decisions.coupons": {decision_pb2.DECISION_KIND_COUPON},
-        "decisions.cart-reminders": {decision_pb2.DECISION_KIND_CART_REMINDER},
-        "decisions.push": {
-            decision_pb2.DECISION_KIND_PUSH,
-            decision_pb2.DECISION_KIND_AGENT_ESCALATION
-        },
+        "decisions.coupons": decision_pb2.DECISION_KIND_COUPON,
+        "decisions.cart-reminders": decision_pb2.DECISION_KIND_CART_REMINDER,
+        "decisions.push": decision_pb2.DECISION_KIND_PUSH,
+        "decisions.agent-escalations":
+            decision_pb2.DECISION_KIND_AGENT_ESCALATION,
     }
     expected_payload = {
         decision_pb2.DECISION_KIND_COUPON: "coupon",
@@ -133,31 +134,33 @@ class ExternalClientTest(ProcessTestCase):
         decision_pb2.DECISION_KIND_PUSH: "push",
         decision_pb2.DECISION_KIND_AGENT_ESCALATION: "agent_escalation",
     }
+    # The log: every decision exactly once, whatever its action.
     by_kind = {k: 0 for k in expected_payload}
-    ids = set()
-    for topic in DECISION_TOPICS:
-      self.assertGreater(len(records[topic]), 0, f"nothing on {topic}")
-      for msg in records[topic]:
-        where = f"{topic}[{msg.partition()}]@{msg.offset()}"
-        d = decision_pb2.Decision()
-        d.ParseFromString(msg.value())  # Raises DecodeError if malformed.
-        self.assertRegex(d.decision_id, r"^[0-9a-f]{32}$", where)
-        self.assertNotIn(d.decision_id, ids, f"{where}: decision sent twice")
-        ids.add(d.decision_id)
-        self.assertTrue(d.customer_id, where)
-        self.assertEqual(msg.key(), d.customer_id.encode(), where)
-        self.assertIn(d.kind, expected_kinds[topic], where)
-        self.assertEqual(d.WhichOneof("payload"), expected_payload[d.kind],
-                         where)
-        self.assertNotEqual(d.action, decision_pb2.DECISION_ACTION_UNSPECIFIED,
-                            where)
-        self.assertTrue(d.campaign, where)
-        self.assertGreater(d.expires_at_ms, d.created_at_ms, where)
-        headers = dict(msg.headers() or [])
-        self.assertEqual(headers.get("tailor-decision-id"),
-                         d.decision_id.encode(), where)
-        by_kind[d.kind] += 1
-    # Exactly what the personalizer says it decided reached the topics.
+    by_action = collections.Counter()
+    logged = {}
+    for msg in records[DECISIONS_LOG_TOPIC]:
+      where = f"{DECISIONS_LOG_TOPIC}[{msg.partition()}]@{msg.offset()}"
+      d = decision_pb2.Decision()
+      d.ParseFromString(msg.value())  # Raises DecodeError if malformed.
+      self.assertRegex(d.decision_id, r"^[0-9a-f]{32}$", where)
+      self.assertNotIn(d.decision_id, logged, f"{where}: logged twice")
+      logged[d.decision_id] = msg.value()
+      self.assertTrue(d.customer_id, where)
+      self.assertEqual(msg.key(), d.customer_id.encode(), where)
+      self.assertEqual(d.WhichOneof("payload"), expected_payload[d.kind],
+                       where)
+      self.assertNotEqual(d.action, decision_pb2.DECISION_ACTION_UNSPECIFIED,
+                          where)
+      if d.action == decision_pb2.DECISION_ACTION_HOLD_OUT:
+        self.assertIn(d.holdout, ("campaign", "global_control"), where)
+      self.assertTrue(d.campaign, where)
+      self.assertGreater(d.expires_at_ms, d.created_at_ms, where)
+      headers = dict(msg.headers() or [])
+      self.assertEqual(headers.get("tailor-decision-id"),
+                       d.decision_id.encode(), where)
+      by_kind[d.kind] += 1
+      by_action[d.action] += 1
+    # Exactly what the personalizer says it decided reached the log.
     self.assertEqual(
         by_kind, {
             decision_pb2.DECISION_KIND_COUPON: summary["coupon"],
@@ -165,6 +168,32 @@ class ExternalClientTest(ProcessTestCase):
             decision_pb2.DECISION_KIND_PUSH: summary["push"],
             decision_pb2.DECISION_KIND_AGENT_ESCALATION: summary["agent"],
         })
+    self.assertEqual(by_action[decision_pb2.DECISION_ACTION_SEND],
+                     summary["sent"])
+    # The run holds some out and suppresses some, so the check below bites.
+    self.assertGreater(by_action[decision_pb2.DECISION_ACTION_HOLD_OUT], 0)
+    self.assertGreater(by_action[decision_pb2.DECISION_ACTION_SUPPRESSED], 0)
+
+    # The delivery topics: the SEND decisions only, each once, with the
+    # same bytes as on the log, on the topic of its kind.
+    delivered = set()
+    for topic in DECISION_TOPICS:
+      if topic != "decisions.agent-escalations":  # rare in a short run
+        self.assertGreater(len(records[topic]), 0, f"nothing on {topic}")
+      for msg in records[topic]:
+        where = f"{topic}[{msg.partition()}]@{msg.offset()}"
+        d = decision_pb2.Decision()
+        d.ParseFromString(msg.value())
+        self.assertEqual(d.action, decision_pb2.DECISION_ACTION_SEND,
+                         f"{where}: {decision_pb2.DecisionAction.Name(d.action)}"
+                         " on a delivery topic")
+        self.assertEqual(d.kind, expected_kinds[topic], where)
+        self.assertNotIn(d.decision_id, delivered, f"{where}: sent twice")
+        delivered.add(d.decision_id)
+        self.assertEqual(logged.get(d.decision_id), msg.value(),
+                         f"{where}: not on the log with the same bytes")
+        self.assertEqual(msg.key(), d.customer_id.encode(), where)
+    self.assertEqual(len(delivered), summary["sent"])
 
     # Dead letters: the original key and bytes, and where they came from.
     originals = {(m.topic(), m.partition(), m.offset()): m

@@ -29,6 +29,38 @@ TEST(DeadLetterErrorClassTest, Classes) {
             "misrouted");
 }
 
+TEST(PersonalizerMetricsTest, OutcomesByCampaignVariantActionBoundedByRules) {
+  PersonalizerMetrics metrics;
+  tailor::v1::RulesConfig rules;
+  tailor::v1::CampaignCommon* c =
+      rules.mutable_first_order_coupon()->mutable_common();
+  c->set_name("first_order");
+  c->add_variants()->set_name("A");
+  metrics.SetMeasuredCampaigns(rules);
+  tailor::v1::Outcome o;
+  o.set_campaign("first_order");
+  o.set_variant("A");
+  o.set_action(tailor::v1::DECISION_ACTION_SEND);
+  o.set_outcome(tailor::v1::OUTCOME_KIND_CONVERSION);
+  metrics.ObserveOutcome(o);
+  o.set_variant("B");  // a variant of earlier rules
+  metrics.ObserveOutcome(o);
+  o.set_campaign("retired_campaign");
+  metrics.ObserveOutcome(o);
+  const std::string text = Scrape(metrics);
+  const std::string prefix =
+      R"(tailor_outcomes_total{action="DECISION_ACTION_SEND",)";
+  EXPECT_THAT(text, HasSubstr(prefix + R"(campaign="first_order",outcome=)"
+                                       R"("OUTCOME_KIND_CONVERSION",)"
+                                       R"(variant="A"} 1)"));
+  EXPECT_THAT(text, HasSubstr(prefix + R"(campaign="first_order",outcome=)"
+                                       R"("OUTCOME_KIND_CONVERSION",)"
+                                       R"(variant="other"} 1)"));
+  EXPECT_THAT(text, HasSubstr(prefix + R"(campaign="other",outcome=)"
+                                       R"("OUTCOME_KIND_CONVERSION",)"
+                                       R"(variant="other"} 1)"));
+}
+
 TEST(PersonalizerMetricsTest, BuildInfo) {
   PersonalizerMetrics metrics;
   EXPECT_THAT(Scrape(metrics),
