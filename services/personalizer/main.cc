@@ -298,6 +298,11 @@ int Main() {
     spdlog::error("refusing to start: {}", client.status().message());
     return 2;
   }
+  if (absl::StatusOr<std::string> salt = pipeline::AuditSalt(*cfg);
+      !salt.ok()) {
+    spdlog::error("refusing to start: {}", salt.status().message());
+    return 2;
+  }
   auto rules = LoadRules(cfg->rules_file());
   if (!rules.ok()) {
     spdlog::error("refusing to start: rules: {}", rules.status().message());
@@ -381,6 +386,7 @@ int Main() {
           metrics.SetHealth(p.stalled_for(), p.undeliverable_outputs(),
                             p.state_rebuilt());
           metrics.SetRestore(p.restore_progress());
+          metrics.SetPurges(p.store().purges());
         });
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());

@@ -62,8 +62,9 @@ DECISION_TOPICS = ("decisions.coupons", "decisions.push",
 DLQ_TOPIC = "tailor.dlq"
 CHANGELOG_TOPIC = "tailor.profiles.changelog"
 PROBE_TOPIC = "chaos.probe"
+AUDIT_TOPIC = "tailor.audit"
 ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC, CHANGELOG_TOPIC,
-                                                PROBE_TOPIC)
+                                                AUDIT_TOPIC, PROBE_TOPIC)
 CHECKPOINT_KEY = b"\x00tailor.checkpoint"
 
 # A killed member stays in the group until its session times out; keep that

@@ -26,6 +26,7 @@ const tailor::v1::TopicsConfig& DefaultTopics() {
     t->set_cart_reminders("decisions.cart-reminders");
     t->set_dead_letter("tailor.dlq");
     t->set_changelog("tailor.profiles.changelog");
+    t->set_audit("tailor.audit");
     return t;
   }();
   return *topics;
@@ -40,7 +41,7 @@ Harness::Harness(int partitions) {
   const auto& t = DefaultTopics();
   for (const std::string* name :
        {&t.clickstream(), &t.orders(), &t.privacy(), &t.coupons(), &t.push(),
-        &t.cart_reminders(), &t.dead_letter(), &t.changelog()}) {
+        &t.cart_reminders(), &t.dead_letter(), &t.changelog(), &t.audit()}) {
     EXPECT_TRUE(cluster_->CreateTopic(*name, partitions).ok()) << *name;
   }
   // Input producers must place keys as Java's producer does (murmur2).

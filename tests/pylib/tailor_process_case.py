@@ -34,8 +34,10 @@ INPUT_TOPICS = ("clickstream", "orders", "privacy")
 DECISION_TOPICS = ("decisions.coupons", "decisions.push",
                    "decisions.cart-reminders")
 DLQ_TOPIC = "tailor.dlq"
+AUDIT_TOPIC = "tailor.audit"
 ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (DLQ_TOPIC,
-                                                "tailor.profiles.changelog")
+                                                "tailor.profiles.changelog",
+                                                AUDIT_TOPIC)
 
 # Generous deadlines for things that must happen eventually; no test asserts
 # on how fast anything is.

@@ -33,7 +33,8 @@ ABSL_FLAG(std::string, bootstrap_file, "",
           "(written to a temporary file, then renamed).");
 ABSL_FLAG(std::string, topics,
           "clickstream,orders,privacy,decisions.coupons,decisions.push,"
-          "decisions.cart-reminders,tailor.dlq,tailor.profiles.changelog",
+          "decisions.cart-reminders,tailor.dlq,tailor.profiles.changelog,"
+          "tailor.audit",
           "Comma-separated topics to create.");
 ABSL_FLAG(std::string, compacted_topics, "tailor.profiles.changelog",
           "Comma-separated topics created with cleanup.policy=compact (the "
