@@ -292,7 +292,7 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
       profile::FoldEvent(event, profile_spec_, &entry->profile) ==
       profile::FoldResult::kErased;
   if (erased) {
-    ForgetProfile(task, entry);
+    ForgetProfile(task, entry, event.customer_id());
     ++stats_.profiles_erased;
     task.timers.RemoveCustomer(event.customer_id());
     AddFence(task, event.customer_id(), event.event_time_ms());

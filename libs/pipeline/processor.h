@@ -192,7 +192,8 @@ class Processor {
   // Privacy (processor_privacy.cc).
   // Deletes the profile of `entry` in the next commit (a null tombstone on
   // the changelog); its timers are the caller's.
-  static void ForgetProfile(PartitionTask& task, CachedProfile* entry);
+  static void ForgetProfile(PartitionTask& task, CachedProfile* entry,
+                            absl::string_view customer_id);
   // After a privacy event was folded into `entry`: its audit records, and
   // the timers and stored copies an opt-out leaves behind.
   void AfterPrivacyEvent(PartitionTask& task, CachedProfile* entry,

@@ -34,10 +34,10 @@ bool Idle(const tailor::v1::CustomerProfile& profile, int64_t cutoff_ms) {
 
 }  // namespace
 
-void Processor::ForgetProfile(PartitionTask& task, CachedProfile* entry) {
-  std::string id = std::move(*entry->profile.mutable_customer_id());
+void Processor::ForgetProfile(PartitionTask& task, CachedProfile* entry,
+                              absl::string_view customer_id) {
   entry->profile.Clear();
-  entry->profile.set_customer_id(std::move(id));
+  entry->profile.set_customer_id(std::string(customer_id));
   entry->exists = false;
   entry->erased = true;
   task.profiles.MarkDirty(entry);
@@ -145,7 +145,7 @@ absl::Status Processor::ExpireIdle(PartitionTask& task, int64_t swept_at_ms) {
   absl::flat_hash_set<std::string> ids;
   for (const std::string& id : expired) {
     TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry, LoadProfile(task, id));
-    ForgetProfile(task, entry);
+    ForgetProfile(task, entry, id);
     ++stats_.profiles_expired;
     AuditRecord record;
     record.set_action(tailor::v1::AUDIT_ACTION_RETENTION_EXPIRED);

@@ -185,6 +185,7 @@ TEST_F(ProcessorPrivacyTest, ConsentOptOutAndErasureAreAudited) {
     EXPECT_EQ(r.SerializeAsString().find("c-"), std::string::npos);
   }
   EXPECT_EQ(processor_->stats().audit_records, 4);
+  EXPECT_EQ(Changelog("c-2").back(), "");  // the tombstone, under the id
 }
 
 TEST_F(ProcessorPrivacyTest, OptOutDropsTheTimersOfTheCart) {
