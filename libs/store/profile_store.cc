@@ -83,12 +83,14 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(
 
 // Deleted data leaves the files: no WAL is recycled (a reused file keeps
 // old records past its new end) or archived, and the manifest, whose
-// edits name the first and last keys of files, is rewritten small.
+// edits name the first and last keys of files (customer ids), is rewritten
+// from the live files at every change instead of growing (a few KiB per
+// flush or compaction).
 void BoundDeletedData(rocksdb::DBOptions* db) {
   db->recycle_log_file_num = 0;
   db->WAL_ttl_seconds = 0;
   db->WAL_size_limit_MB = 0;
-  db->max_manifest_file_size = 4 * kMiB;
+  db->max_manifest_file_size = 1;
 }
 
 }  // namespace
@@ -493,7 +495,15 @@ absl::Status ProfileStore::Purge() {
     TAILOR_RETURN_IF_ERROR(RocksStatus(
         db_->CompactRange(compact, cf, nullptr, nullptr), "purge store"));
   }
-  purges_.fetch_add(1);
+  // One more change rewrites the manifest from the files just compacted,
+  // which no longer name a deleted key: the purge count, flushed.
+  const int64_t purges = purges_.load() + 1;
+  TAILOR_RETURN_IF_ERROR(RocksStatus(
+      db_->Put(rocksdb::WriteOptions(), meta_, ToSlice(keys::kPurgesKey),
+               keys::EncodeOffsetValue(purges)),
+      "purge store"));
+  TAILOR_RETURN_IF_ERROR(Flush());
+  purges_.store(purges);
   return absl::OkStatus();
 }
 

@@ -390,15 +390,17 @@ class RetentionTest(PrivacyCase):
 
 class PhysicalRemovalTest(PrivacyCase):
   """After an erasure and the purge that follows within
-  purge_interval_seconds, no SST or WAL file of the state holds the id."""
+  purge_interval_seconds, no SST, WAL or MANIFEST file of the state holds
+  the id."""
 
   def files_holding(self, ldb, state, needle):
-    """The state's files that hold `needle`: WAL files by their raw bytes
-    (not compressed), SST files through ldb idump, which lists every
-    internal entry (old values and tombstones too) of a column family."""
+    """The state's files that hold `needle`: WAL and MANIFEST files by their
+    raw bytes (not compressed), SST files through ldb idump, which lists
+    every internal entry (old values and tombstones too) of a column
+    family."""
     found = []
     for name in sorted(os.listdir(state)):
-      if name.endswith(".log"):
+      if name.endswith(".log") or name.startswith("MANIFEST-"):
         with open(os.path.join(state, name), "rb") as f:
           if needle in f.read():
             found.append(name)

@@ -526,11 +526,15 @@ int VersionsHolding(const std::string& path, absl::string_view needle) {
   return n;
 }
 
-// Whether any WAL file of the store holds `needle` (WAL records are not
+// Whether a WAL or MANIFEST file of the store holds `needle` (neither is
 // compressed).
-bool WalHolds(const std::string& path, absl::string_view needle) {
+bool WalOrManifestHolds(const std::string& path, absl::string_view needle) {
   for (const auto& entry : std::filesystem::directory_iterator(path)) {
-    if (entry.path().extension() != ".log") continue;
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".log" &&
+        !absl::StartsWith(name, "MANIFEST-")) {
+      continue;
+    }
     std::ifstream in(entry.path(), std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)),
                             std::istreambuf_iterator<char>());
@@ -556,7 +560,7 @@ TEST_F(ProfileStoreTest, PurgeRemovesADeletedProfileFromEveryFile) {
   ASSERT_TRUE(store_->Close().ok());
   const std::string path = Options().path;
   EXPECT_EQ(VersionsHolding(path, "erase-me-7f3a"), 0);
-  EXPECT_FALSE(WalHolds(path, "erase-me-7f3a"));
+  EXPECT_FALSE(WalOrManifestHolds(path, "erase-me-7f3a"));
   // The scans can see an id that is there.
   EXPECT_EQ(VersionsHolding(path, "kept-customer-91"), 1);
 }
@@ -571,7 +575,7 @@ TEST_F(ProfileStoreTest, WithoutPurgeTheDeletedProfileStaysInTheFiles) {
   ASSERT_TRUE(store_->Commit(&batch).ok());
   ASSERT_TRUE(store_->Close().ok());
   EXPECT_GT(VersionsHolding(Options().path, "erase-me-7f3a"), 0);
-  EXPECT_TRUE(WalHolds(Options().path, "erase-me-7f3a"));
+  EXPECT_TRUE(WalOrManifestHolds(Options().path, "erase-me-7f3a"));
 }
 
 TEST_F(ProfileStoreTest, PurgeThreadRunsAfterADeletion) {
@@ -593,7 +597,7 @@ TEST_F(ProfileStoreTest, PurgeThreadRunsAfterADeletion) {
   EXPECT_EQ(store_->purges(), 1);
   ASSERT_TRUE(store_->Close().ok());
   EXPECT_EQ(VersionsHolding(options.path, "kept-customer-91"), 0);
-  EXPECT_FALSE(WalHolds(options.path, "kept-customer-91"));
+  EXPECT_FALSE(WalOrManifestHolds(options.path, "kept-customer-91"));
 }
 
 TEST(RocksStatusTest, MapsCodes) {
