@@ -178,6 +178,12 @@ class SecuredKafkaTest(ProcessTestCase):
     self.assertEqual(p.wait(STOP_TIMEOUT_S), 2, p.stderr())
     self.assertIn('kafka_property_files["sasl.password"]', p.stderr())
 
+  def test_a_missing_audit_salt_file_is_refused_by_name(self):
+    p = self.start_with_config("audit_salt_file: /nonexistent/salt\n")
+    self.assertEqual(p.wait(STOP_TIMEOUT_S), 2, p.stderr())
+    self.assertIn("audit_salt_file: cannot read /nonexistent/salt",
+                  p.stderr())
+
   def test_tls_against_a_plaintext_broker_fails_closed(self):
     p = self.start_with_config("kafka_properties:\n  security.protocol: ssl\n")
     rc = p.wait(60)
