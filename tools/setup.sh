@@ -16,7 +16,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
-  libyaml-cpp-dev libxxhash-dev prometheus-cpp-dev libmicrohttpd-dev tzdata
+  libyaml-cpp-dev libxxhash-dev libssl-dev prometheus-cpp-dev libmicrohttpd-dev tzdata
   kcat python3 python3-confluent-kafka python3-protobuf python3-yaml curl
   rocksdb-tools
 )

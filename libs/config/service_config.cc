@@ -29,6 +29,8 @@ constexpr int64_t kMaxBlockCacheMb = int64_t{1} << 20;  // 1 TiB.
 constexpr int64_t kMinWriteBufferMb = 4;
 constexpr int64_t kMaxWriteBufferMb = 1 << 16;  // 64 GiB.
 constexpr size_t kMaxTopicNameLength = 249;
+constexpr int64_t kMaxRetentionDays = 100 * 366;
+constexpr int64_t kMaxPurgeIntervalSeconds = 30 * 24 * 3600;
 
 template <typename T>
 void Default(T* field, T value) {
@@ -52,7 +54,8 @@ std::vector<std::pair<std::string, const std::string*>> Topics(
           {"topics.changelog", &t.changelog()},
           {"topics.agent_escalations", &t.agent_escalations()},
           {"topics.decisions_log", &t.decisions_log()},
-          {"topics.outcomes", &t.outcomes()}};
+          {"topics.outcomes", &t.outcomes()},
+          {"topics.audit", &t.audit()}};
 }
 
 bool IsKafkaNameChar(char c) {
@@ -169,6 +172,7 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   DefaultString(t->mutable_agent_escalations(), "decisions.agent-escalations");
   DefaultString(t->mutable_decisions_log(), "tailor.decisions.log");
   DefaultString(t->mutable_outcomes(), "tailor.outcomes");
+  DefaultString(t->mutable_audit(), "tailor.audit");
 
   if (config->max_batch_events() == 0) {
     config->set_max_batch_events(kDefaultMaxBatchEvents);
@@ -218,6 +222,12 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   }
   if (config->max_buffered_records() == 0) {
     config->set_max_buffered_records(kDefaultMaxBufferedRecords);
+  }
+  if (!config->has_profile_retention_days()) {
+    config->set_profile_retention_days(kDefaultProfileRetentionDays);
+  }
+  if (!config->has_purge_interval_seconds()) {
+    config->set_purge_interval_seconds(kDefaultPurgeIntervalSeconds);
   }
   if (config->http_address().empty()) {
     config->set_http_address(std::string(kDefaultHttpAddress));
@@ -353,6 +363,19 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.max_buffered_records() < 1) {
     fail("max_buffered_records",
          absl::StrCat("must be >= 1, got ", config.max_buffered_records()));
+  }
+  if (config.profile_retention_days() < 0 ||
+      config.profile_retention_days() > kMaxRetentionDays) {
+    fail("profile_retention_days",
+         absl::StrCat("must be in [0, ", kMaxRetentionDays,
+                      "] (0 keeps for ever), got ",
+                      config.profile_retention_days()));
+  }
+  if (config.purge_interval_seconds() < 1 ||
+      config.purge_interval_seconds() > kMaxPurgeIntervalSeconds) {
+    fail("purge_interval_seconds",
+         absl::StrCat("must be in [1, ", kMaxPurgeIntervalSeconds, "], got ",
+                      config.purge_interval_seconds()));
   }
 
   const auto topics = Topics(config.topics());

@@ -42,6 +42,9 @@ inline constexpr int64_t kDefaultMaxStallMs = 300000;
 inline constexpr int64_t kDefaultBrokerUnreachableMs = 30000;
 inline constexpr int32_t kDefaultCommitIntervalMs = 1000;
 inline constexpr int32_t kDefaultMaxBufferedRecords = 20000;
+// 13 months of 30.4 days.
+inline constexpr int64_t kDefaultProfileRetentionDays = 396;
+inline constexpr int64_t kDefaultPurgeIntervalSeconds = 6 * 3600;
 
 // Fills every field left at its zero value with its default: group_id, the
 // topic names, batch limits, cache sizes, http_address, event time bounds.

@@ -31,6 +31,9 @@ struct PartitionTask {
   absl::flat_hash_map<uint64_t, int64_t> fences;
   // The task's stream time: timers due before it have fired.
   int64_t stream_time_ms = std::numeric_limits<int64_t>::min();
+  // Start of the UTC day of stream time whose retention sweep is done
+  // (Processor::SweepIfDue); min() until the first sweep check.
+  int64_t swept_day_ms = std::numeric_limits<int64_t>::min();
   // Next offset per input topic (indexed by tailor::v1::EventTopic), -1 when
   // nothing was consumed since the last commit.
   std::array<int64_t, 4> next_offsets{-1, -1, -1, -1};

@@ -79,6 +79,43 @@ std::string CompressionType(tailor::v1::Compression compression) {
   }
 }
 
+// The content of a secret file (a trailing newline dropped); an error names
+// `field` and the path, never the content.
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view field,
+                                           const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string value((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": cannot read ", path));
+  }
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+    value.pop_back();
+  }
+  return value;
+}
+
+// The privacy settings of the processor: the audit hash key, the instance
+// named in audit records and the retention period.
+absl::Status SetPrivacyOptions(const tailor::v1::ServiceConfig& cfg,
+                               ProcessorOptions* options) {
+  TAILOR_ASSIGN_OR_RETURN(options->audit_salt, AuditSalt(cfg));
+  if (options->audit_salt.empty()) {
+    spdlog::warn(
+        "audit_salt_file is not set: the customer hashes on {} are unkeyed",
+        cfg.topics().audit());
+  }
+  options->instance = cfg.group_instance_id();
+  if (options->instance.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options->instance = host;
+  }
+  options->profile_retention_ms = cfg.profile_retention_days() * 24 * 3600000;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options) : options_(std::move(options)) {}
@@ -158,6 +195,11 @@ absl::StatusOr<std::unique_ptr<store::ProfileStore>> Pipeline::OpenStateHealing(
   return store::ProfileStore::Open(options);
 }
 
+absl::StatusOr<std::string> AuditSalt(const tailor::v1::ServiceConfig& config) {
+  if (config.audit_salt_file().empty()) return std::string();
+  return ReadSecretFile("audit_salt_file", config.audit_salt_file());
+}
+
 absl::StatusOr<kafka::Properties> KafkaClientProperties(
     const tailor::v1::ServiceConfig& config) {
   kafka::Properties out = {{"bootstrap.servers", config.bootstrap_servers()}};
@@ -169,16 +211,10 @@ absl::StatusOr<kafka::Properties> KafkaClientProperties(
       config.kafka_property_files().begin(),
       config.kafka_property_files().end());
   for (const auto& [key, path] : files) {
-    std::ifstream in(path, std::ios::binary);
-    std::string value((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kafka_property_files[\"", key, "\"]: cannot read ", path));
-    }
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
-      value.pop_back();
-    }
+    TAILOR_ASSIGN_OR_RETURN(
+        std::string value,
+        ReadSecretFile(absl::StrCat("kafka_property_files[\"", key, "\"]"),
+                       path));
     out.emplace_back(key, std::move(value));
   }
   if (absl::StatusOr<kafka::ConfPtr> conf = kafka::MakeConf(out); !conf.ok()) {
@@ -199,6 +235,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   store_options.path = cfg.state_dir();
   store_options.block_cache_mb = cfg.block_cache_mb();
   store_options.write_buffer_mb = cfg.write_buffer_mb();
+  store_options.purge_interval_s = cfg.purge_interval_seconds();
   TAILOR_ASSIGN_OR_RETURN(
       p->store_, OpenStateHealing(store_options, cfg.on_corrupt_state(),
                                   &p->state_rebuilt_));
@@ -221,6 +258,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   processor_options.profile_cache_entries = cfg.profile_cache_entries();
   processor_options.on_decision = p->options_.on_decision;
   processor_options.on_outcome = p->options_.on_outcome;
+  TAILOR_RETURN_IF_ERROR(SetPrivacyOptions(cfg, &processor_options));
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
   p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
@@ -342,7 +380,8 @@ absl::StatusOr<int> Pipeline::CheckTopics() {
       {"topics.agent_escalations", &t.agent_escalations()},
       {"topics.decisions_log", &t.decisions_log()},
       {"topics.outcomes", &t.outcomes()},
-      {"topics.dead_letter", &t.dead_letter()}};
+      {"topics.dead_letter", &t.dead_letter()},
+      {"topics.audit", &t.audit()}};
   for (const auto& [field, topic] : outputs) {
     const absl::StatusOr<int> count =
         admin->PartitionCount(*topic, absl::Seconds(10));

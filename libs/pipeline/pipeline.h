@@ -81,6 +81,11 @@ struct PipelineOptions {
 absl::StatusOr<kafka::Properties> KafkaClientProperties(
     const tailor::v1::ServiceConfig& config);
 
+// The key of the customer hashes on the audit topic: the content of
+// config.audit_salt_file (a trailing newline dropped), empty when unset.
+// Errors name the field, never the content.
+absl::StatusOr<std::string> AuditSalt(const tailor::v1::ServiceConfig& config);
+
 class Pipeline : public kafka::RebalanceListener {
  public:
   // Opens the store, checks the topics (the input topics must have the same

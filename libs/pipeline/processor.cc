@@ -318,17 +318,20 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
     ++stats_.profiles_created;
   }
   task.profiles.MarkDirty(entry);
-  if (profile::FoldEvent(event, profile_spec_, &entry->profile) ==
-      profile::FoldResult::kErased) {
-    entry->profile.Clear();
-    entry->profile.set_customer_id(event.customer_id());
-    entry->exists = false;
-    entry->erased = true;
+  const bool was_opted_out = entry->profile.profiling_opt_out();
+  const bool erased =
+      profile::FoldEvent(event, profile_spec_, &entry->profile) ==
+      profile::FoldResult::kErased;
+  if (erased) {
+    ForgetProfile(task, entry, event.customer_id());
     ++stats_.profiles_erased;
     task.timers.RemoveCustomer(event.customer_id());
     AddFence(task, event.customer_id(), event.event_time_ms());
-    return;
   }
+  if (rec.kind == tailor::v1::EVENT_TOPIC_PRIVACY) {
+    AfterPrivacyEvent(task, entry, event, rec, was_opted_out);
+  }
+  if (erased) return;
   // Attributed before the engine runs, so an order is never the conversion
   // of a decision it made itself (a loyalty coupon).
   EmitAttributions(event, entry);
@@ -356,6 +359,7 @@ void Processor::EmitAttributions(const Event& event, CachedProfile* entry) {
 }
 
 absl::Status Processor::FireDue(PartitionTask& task) {
+  TAILOR_RETURN_IF_ERROR(SweepIfDue(task));
   // A timer due at T fires once stream time is past T: an event at exactly T
   // (on any input) is folded first.
   if (task.timers.next_fire_ms() >= task.stream_time_ms) {

@@ -33,6 +33,7 @@
 #include "libs/pipeline/records.h"
 #include "libs/profile/validate.h"
 #include "libs/store/profile_store.h"
+#include "tailor/v1/audit.pb.h"
 #include "tailor/v1/config.pb.h"
 #include "tailor/v1/decision.pb.h"
 #include "tailor/v1/outcome.pb.h"
@@ -52,6 +53,13 @@ struct ProcessorOptions {
   tailor::v1::MisroutedEvents misrouted_events =
       tailor::v1::MISROUTED_EVENTS_COUNT;
   bool emit_changelog = true;
+  // Privacy (processor_privacy.cc). The key of the customer hashes on the
+  // audit topic, and the name of this instance in audit records.
+  std::string audit_salt;
+  std::string instance;
+  // A profile untouched (no event) for this long is deleted by the sweep
+  // that runs when a task's stream time passes a UTC midnight; 0 = never.
+  int64_t profile_retention_ms = 0;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
   // Called for every outcome attributed (e.g. to count it); may be empty.
@@ -75,6 +83,9 @@ struct ProcessorStats {
   // Events of an erased customer dated at or before the erasure: dropped,
   // so a late event cannot bring the customer back.
   int64_t erased_events_dropped = 0;
+  // Profiles deleted by the retention sweep, and audit records emitted.
+  int64_t profiles_expired = 0;
+  int64_t audit_records = 0;
   // Input records whose key hashes to another partition, indexed by
   // tailor::v1::EventTopic.
   std::array<int64_t, 4> misrouted_by_topic{};
@@ -188,6 +199,23 @@ class Processor {
   // fences past kFenceMs).
   static void AddFence(PartitionTask& task, absl::string_view customer_id,
                        int64_t erased_at_ms);
+  // Privacy (processor_privacy.cc).
+  // Deletes the profile of `entry` in the next commit (a null tombstone on
+  // the changelog); its timers are the caller's.
+  static void ForgetProfile(PartitionTask& task, CachedProfile* entry,
+                            absl::string_view customer_id);
+  // After a privacy event was folded into `entry`: its audit records, and
+  // the timers and stored copies an opt-out leaves behind.
+  void AfterPrivacyEvent(PartitionTask& task, CachedProfile* entry,
+                         const tailor::v1::Event& event, const InputRecord& rec,
+                         bool was_opted_out);
+  void EmitAudit(const PartitionTask& task, absl::string_view customer_id,
+                 tailor::v1::AuditRecord* record);
+  // Once per UTC day of stream time, deletes the profiles untouched for
+  // profile_retention_ms (not those opted out of profiling), after firing
+  // the timers due before that day's midnight.
+  absl::Status SweepIfDue(PartitionTask& task);
+  absl::Status ExpireIdle(PartitionTask& task, int64_t swept_at_ms);
   // Produces the decisions of outcome_ (every one on the decisions log, SEND
   // ones on their delivery topic too), remembers them in the profile for
   // attribution and stores its timers.

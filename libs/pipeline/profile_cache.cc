@@ -34,6 +34,12 @@ void ProfileCache::DrainDirty(
   dirty_count_ = 0;
 }
 
+void ProfileCache::ForEach(
+    absl::FunctionRef<void(const std::string&, const CachedProfile&)> fn)
+    const {
+  for (const auto& [id, entry] : entries_) fn(id, *entry);
+}
+
 size_t ProfileCache::EvictTo(size_t target, uint64_t durable_seq) {
   if (entries_.size() <= target) return 0;
   const auto evictable = [durable_seq](const CachedProfile& e) {

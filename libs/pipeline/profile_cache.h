@@ -44,6 +44,11 @@ class ProfileCache {
       absl::FunctionRef<void(const std::string& customer_id, CachedProfile&)>
           fn);
 
+  // Visits every entry.
+  void ForEach(absl::FunctionRef<void(const std::string& customer_id,
+                                      const CachedProfile&)>
+                   fn) const;
+
   // Drops clean entries least recently used until at most `target` remain.
   // Dirty entries and entries pinned by a commit after `durable_seq` stay.
   // Returns the number evicted.

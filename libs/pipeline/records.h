@@ -55,7 +55,8 @@ struct InputRecord {
   int64_t sent_ns = 0;
 };
 
-enum class OutputKind { kDecision, kDeadLetter, kChangelog, kOutcome };
+// kAudit: a tailor.v1.AuditRecord, produced at once like a decision.
+enum class OutputKind { kDecision, kDeadLetter, kChangelog, kOutcome, kAudit };
 
 // One message to produce.
 struct OutputRecord {

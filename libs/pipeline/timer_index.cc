@@ -32,9 +32,14 @@ void TimerIndex::Set(const tailor::v1::Timer& timer) {
 }
 
 void TimerIndex::RemoveCustomer(absl::string_view customer_id) {
+  RemoveCustomers({std::string(customer_id)});
+}
+
+void TimerIndex::RemoveCustomers(
+    const absl::flat_hash_set<std::string>& customer_ids) {
   std::vector<Key> keys;
   for (const auto& [id, fire_at_ms] : by_id_) {
-    if (id.first == customer_id)
+    if (customer_ids.contains(id.first))
       keys.push_back({fire_at_ms, id.first, id.second});
   }
   for (const Key& key : keys) {

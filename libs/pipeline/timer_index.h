@@ -16,6 +16,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "tailor/v1/profile.pb.h"
 
@@ -44,6 +45,8 @@ class TimerIndex {
   // Removes every timer of `customer_id` and queues their deletion (an
   // erasure). Linear in the number of pending timers.
   void RemoveCustomer(absl::string_view customer_id);
+  // The same for a set of customers, in one pass over the pending timers.
+  void RemoveCustomers(const absl::flat_hash_set<std::string>& customer_ids);
   // Moves every timer due at `now_ms` into *due, in fire order, and queues
   // their deletion.
   void PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due);

@@ -580,6 +580,18 @@ void ConsentUpdated(const tailor::v1::ConsentUpdated& consent,
   profile->set_profiling_opt_out(consent.profiling_opt_out());
 }
 
+// A customer who objects to profiling keeps only what honouring that needs:
+// the id, the channel consent and the opt-out itself. Affinities, views,
+// cart, orders, counters, campaign state and pending timers go.
+void KeepOnlyConsent(CustomerProfile* profile) {
+  CustomerProfile kept;
+  kept.mutable_customer_id()->swap(*profile->mutable_customer_id());
+  kept.mutable_consented_channels()->Swap(
+      profile->mutable_consented_channels());
+  kept.set_profiling_opt_out(true);
+  profile->Swap(&kept);
+}
+
 // --- every event -------------------------------------------------------------
 
 void UpdateContext(const tailor::v1::Context& in, CustomerProfile* profile) {
@@ -661,6 +673,11 @@ FoldResult FoldEvent(const Event& event, const ProfileSpec& spec,
   if (event.has_erasure_requested()) {
     profile->Clear();
     return FoldResult::kErased;
+  }
+  // Nothing of an opted-out customer's behaviour is recorded; only a new
+  // statement of consent changes the profile.
+  if (profile->profiling_opt_out() && !event.has_consent_updated()) {
+    return FoldResult::kUpdated;
   }
   const Params params = Resolve(spec);
   const int64_t t = event.event_time_ms();
@@ -783,6 +800,7 @@ FoldResult FoldEvent(const Event& event, const ProfileSpec& spec,
     case Event::PAYLOAD_NOT_SET:
       break;
   }
+  if (profile->profiling_opt_out()) KeepOnlyConsent(profile);
   return FoldResult::kUpdated;
 }
 

@@ -50,7 +50,10 @@ enum class FoldResult {
 // nothing else. Returns kErased for erasure_requested, after clearing
 // *profile: the caller deletes the stored profile and its timers.
 // Out-of-order events (event time older than last_seen) are folded too but
-// never move last_seen backwards. The full semantics are in README.md.
+// never move last_seen backwards. A profiling opt-out (consent_updated with
+// profiling_opt_out) leaves only customer_id, consented_channels and
+// profiling_opt_out, and later events other than consent_updated change
+// nothing. The full semantics are in README.md.
 FoldResult FoldEvent(const tailor::v1::Event& event,
                      const tailor::v1::ProfileSpec& spec,
                      tailor::v1::CustomerProfile* profile);

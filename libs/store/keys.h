@@ -9,6 +9,7 @@
 //             [customer_id][0x00][timer_id]
 //   meta:     "offset/<topic>/<partition>"  -> EncodeOffsetValue()
 //             "pstate/<partition>"          -> tailor.v1.PartitionState
+//             "purges"                      -> EncodeOffsetValue(count)
 #ifndef TAILOR_LIBS_STORE_KEYS_H_
 #define TAILOR_LIBS_STORE_KEYS_H_
 
@@ -71,6 +72,8 @@ std::optional<TimerKeyParts> DecodeTimerKey(absl::string_view key);
 // Meta keys.
 inline constexpr absl::string_view kOffsetKeyPrefix = "offset/";
 inline constexpr absl::string_view kPartitionStateKeyPrefix = "pstate/";
+// Purges of deleted data run (ProfileStore::Purge()), written by each.
+inline constexpr absl::string_view kPurgesKey = "purges";
 // "offset/<topic>/<partition>", partition in decimal.
 std::string OffsetKey(absl::string_view topic, int32_t partition);
 struct OffsetKeyParts {

@@ -81,6 +81,18 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(
   return cf;
 }
 
+// Deleted data leaves the files: no WAL is recycled (a reused file keeps
+// old records past its new end) or archived, and the manifest, whose
+// edits name the first and last keys of files (customer ids), is rewritten
+// from the live files at every change instead of growing (a few KiB per
+// flush or compaction).
+void BoundDeletedData(rocksdb::DBOptions* db) {
+  db->recycle_log_file_num = 0;
+  db->WAL_ttl_seconds = 0;
+  db->WAL_size_limit_MB = 0;
+  db->max_manifest_file_size = 1;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -113,6 +125,7 @@ void ProfileStore::Batch::DeleteProfile(int32_t partition,
   Check(partition >= 0, "DeleteProfile: partition must be >= 0");
   keys::EncodeProfileKey(partition, customer_id, &key_);
   Record(batch_.Delete(profiles_, key_), "DeleteProfile");
+  purge_ = true;
 }
 
 void ProfileStore::Batch::PutTimer(int32_t partition, int64_t fire_at_ms,
@@ -164,6 +177,7 @@ size_t ProfileStore::Batch::ByteSize() const { return batch_.GetDataSize(); }
 void ProfileStore::Batch::Clear() {
   batch_.Clear();
   status_ = absl::OkStatus();
+  purge_ = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -208,6 +222,7 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
   db_options.bytes_per_sync = 1 * kMiB;
   db_options.max_total_wal_size = static_cast<uint64_t>(4 * memtable_budget);
   db_options.keep_log_file_num = 4;
+  BoundDeletedData(&db_options);
   if (options.env != nullptr) db_options.env = options.env;
 
   const rocksdb::CompressionType compression = PickCompression();
@@ -221,6 +236,12 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
       {kTimersCf, MakeCfOptions(store->cache_, false, small_wb, compression)},
       {kMetaCf, MakeCfOptions(store->cache_, false, small_wb, compression)},
   };
+  if (options.purge_interval_s > 0) {
+    for (size_t cf : {kCfProfiles, kCfTimers}) {
+      descriptors[cf].options.periodic_compaction_seconds =
+          static_cast<uint64_t>(options.purge_interval_s);
+    }
+  }
 
   rocksdb::DB* raw_db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -233,6 +254,10 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
   store->profiles_ = store->handles_[kCfProfiles];
   store->timers_ = store->handles_[kCfTimers];
   store->meta_ = store->handles_[kCfMeta];
+  if (options.purge_interval_s > 0) {
+    ProfileStore* self = store.get();
+    store->purger_ = std::thread([self] { self->PurgeLoop(); });
+  }
   spdlog::info(
       "store: opened {} (block cache {} MiB, write buffer {} MiB, {})",
       options.path, options.block_cache_mb, options.write_buffer_mb,
@@ -246,6 +271,14 @@ ProfileStore::~ProfileStore() {
 }
 
 absl::Status ProfileStore::Close() {
+  if (purger_.joinable()) {
+    {
+      absl::MutexLock lock(&purge_mu_);
+      purge_stop_ = true;
+    }
+    db_->DisableManualCompaction();  // a running Purge() returns early
+    purger_.join();
+  }
   if (db_ == nullptr) return absl::OkStatus();
   absl::Status result;
   for (rocksdb::ColumnFamilyHandle* h : handles_) {
@@ -425,8 +458,11 @@ absl::Status ProfileStore::DropPartition(int32_t partition) {
                   "drop partition state"));
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
-  return RocksStatus(db_->Write(write_options, &batch),
-                     absl::StrCat("drop partition ", partition));
+  TAILOR_RETURN_IF_ERROR(
+      RocksStatus(db_->Write(write_options, &batch),
+                  absl::StrCat("drop partition ", partition)));
+  purge_wanted_.store(true);
+  return absl::OkStatus();
 }
 
 ProfileStore::Batch ProfileStore::NewBatch() {
@@ -441,6 +477,7 @@ absl::Status ProfileStore::Commit(Batch* batch, bool disable_wal) {
   write_options.disableWAL = disable_wal;
   TAILOR_RETURN_IF_ERROR(
       RocksStatus(db_->Write(write_options, &batch->batch_), "commit batch"));
+  if (batch->purge_) purge_wanted_.store(true);
   batch->Clear();
   return absl::OkStatus();
 }
@@ -449,6 +486,45 @@ absl::Status ProfileStore::Flush() {
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;
   return RocksStatus(db_->Flush(flush_options, handles_), "flush store");
+}
+
+absl::Status ProfileStore::Purge() {
+  TAILOR_RETURN_IF_ERROR(Flush());
+  rocksdb::CompactRangeOptions compact;
+  // Also rewrite the last level, where a deleted key's tombstone and old
+  // value would otherwise stay side by side.
+  compact.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* cf : {profiles_, timers_}) {
+    TAILOR_RETURN_IF_ERROR(RocksStatus(
+        db_->CompactRange(compact, cf, nullptr, nullptr), "purge store"));
+  }
+  // One more change rewrites the manifest from the files just compacted,
+  // which no longer name a deleted key: the purge count, flushed.
+  const int64_t purges = purges_.load() + 1;
+  TAILOR_RETURN_IF_ERROR(RocksStatus(
+      db_->Put(rocksdb::WriteOptions(), meta_, ToSlice(keys::kPurgesKey),
+               keys::EncodeOffsetValue(purges)),
+      "purge store"));
+  TAILOR_RETURN_IF_ERROR(Flush());
+  purges_.store(purges);
+  return absl::OkStatus();
+}
+
+void ProfileStore::PurgeLoop() {
+  const absl::Duration interval = absl::Seconds(options_.purge_interval_s);
+  absl::MutexLock lock(&purge_mu_);
+  while (!purge_stop_) {
+    purge_mu_.AwaitWithTimeout(absl::Condition(&purge_stop_), interval);
+    if (purge_stop_ || !purge_wanted_.exchange(false)) continue;
+    purge_mu_.Unlock();
+    absl::Status s = Purge();
+    purge_mu_.Lock();
+    if (!s.ok()) {
+      purge_wanted_.store(true);  // tried again at the next interval
+      if (!purge_stop_) spdlog::warn("store: purge failed: {}", s.ToString());
+    }
+  }
 }
 
 ProfileStore::Stats ProfileStore::GetStats() {

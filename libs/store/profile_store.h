@@ -14,17 +14,20 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "libs/store/rocksdb_status.h"
 
@@ -52,14 +55,21 @@ struct StoreOptions {
   // Not owned; must outlive the store. nullptr = rocksdb::Env::Default().
   // Tests put a fault-injecting file system here.
   rocksdb::Env* env = nullptr;
+  // Physical removal of deleted data, in seconds; 0 = none. When a committed
+  // batch deleted a profile (or asked for it with RequestPurge), a thread of
+  // the store runs Purge() within this many seconds, and the profiles and
+  // timers column families compact files older than it on their own
+  // (periodic_compaction_seconds) as a backstop for deletions written
+  // before a restart.
+  int64_t purge_interval_s = 0;
 };
 
 // Owned by the pipeline (one per process). Not thread-safe as a whole: call
 // its methods from one thread at a time (the scratch buffers of
-// MultiGetProfiles are shared). RocksDB itself is thread-safe: its background
-// flush and compaction threads (max_background_jobs = 2) run on their own, and
-// several ProfileStore instances never share a directory (RocksDB's LOCK file
-// refuses a second opener).
+// MultiGetProfiles are shared), except Purge() and purges(). RocksDB itself is
+// thread-safe: its background flush and compaction threads (max_background_jobs
+// = 2) run on their own, and several ProfileStore instances never share a
+// directory (RocksDB's LOCK file refuses a second opener).
 //
 // Partitions are Kafka partitions and must be >= 0; customer ids used in
 // timers must not contain a 0x00 byte. Methods returning Status report a
@@ -141,6 +151,9 @@ class ProfileStore {
                    int64_t next_offset);
     void PutMeta(absl::string_view key, absl::string_view value);
     void DeleteMeta(absl::string_view key);
+    // Asks for a Purge() after this batch is committed: a profile was
+    // cleared of data that must leave the disk (DeleteProfile asks too).
+    void RequestPurge() { purge_ = true; }
 
     // Number of operations added since the last Clear.
     size_t Count() const;
@@ -163,6 +176,7 @@ class ProfileStore {
     rocksdb::WriteBatch batch_;
     std::string key_;      // Scratch for key encoding.
     absl::Status status_;  // First argument error; Commit returns it.
+    bool purge_ = false;   // RequestPurge() or DeleteProfile() since Clear.
   };
 
   // A new empty batch bound to this store.
@@ -176,6 +190,16 @@ class ProfileStore {
   // Flushes the memtables of all column families to SST files (atomically
   // across them) and waits; used after WAL-less restore batches.
   [[nodiscard]] absl::Status Flush();
+
+  // Removes deleted and overwritten data from the files of the store:
+  // flushes the memtables (the WAL files that held them are deleted, never
+  // recycled or archived), then compacts the profiles and timers column
+  // families down to the last level, which drops deleted keys and old
+  // values. Safe to call from any thread (RocksDB is thread-safe); the
+  // purge thread calls it (StoreOptions::purge_interval_s).
+  [[nodiscard]] absl::Status Purge();
+  // Purges run so far (by the thread or by Purge()).
+  int64_t purges() const { return purges_.load(); }
 
   // Approximate figures for /metrics.
   struct Stats {
@@ -199,6 +223,14 @@ class ProfileStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   // Scratch for MultiGetProfiles.
   std::string multiget_keys_;
+
+  // Runs Purge() every purge_interval_s while purge_wanted_ is set.
+  void PurgeLoop();
+  std::atomic<bool> purge_wanted_{false};
+  std::atomic<int64_t> purges_{0};
+  absl::Mutex purge_mu_;
+  bool purge_stop_ ABSL_GUARDED_BY(purge_mu_) = false;
+  std::thread purger_;
 };
 
 }  // namespace tailor::store

@@ -290,6 +290,11 @@ int Main() {
     spdlog::error("refusing to start: {}", client.status().message());
     return 2;
   }
+  if (absl::StatusOr<std::string> salt = pipeline::AuditSalt(*cfg);
+      !salt.ok()) {
+    spdlog::error("refusing to start: {}", salt.status().message());
+    return 2;
+  }
   auto rules = LoadRules(cfg->rules_file());
   if (!rules.ok()) {
     spdlog::error("refusing to start: rules: {}", rules.status().message());
@@ -390,6 +395,7 @@ int Main() {
                              .stale_offsets = p.stale_offsets(),
                              .outputs_not_resent = p.outputs_not_resent()});
           metrics.SetRestore(p.restore_progress());
+          metrics.SetPurges(p.store().purges());
         });
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());

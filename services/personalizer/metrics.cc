@@ -174,6 +174,19 @@ PersonalizerMetrics::PersonalizerMetrics()
       r, "tailor_erased_events_dropped_total",
       "Events of an erased customer dated at or before the erasure, dropped "
       "so a late event cannot bring the customer back.");
+  profiles_expired_ = MakeCounter(
+      r, "tailor_profiles_expired_total",
+      "Profiles untouched for profile_retention_days, deleted by the "
+      "retention sweep.");
+  state_purges_ = MakeCounter(
+      r, "tailor_state_purges_total",
+      "Purges of deleted data from the state directory's files (a flush and "
+      "compaction after an erasure, expiry or opt-out; "
+      "purge_interval_seconds).");
+  audit_records_ = MakeCounter(
+      r, "tailor_audit_records_total",
+      "Records written to the audit topic (erasures, consent changes, "
+      "opt-outs, retention expiries).");
   profiles_trimmed_ =
       MakeCounter(r, "tailor_profiles_trimmed_total",
                   "Profiles cut down to the size limit before being written.");
@@ -221,6 +234,8 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   Advance(profiles_trimmed_, s.profiles_trimmed, last_.profiles_trimmed);
   Advance(erased_events_dropped_, s.erased_events_dropped,
           last_.erased_events_dropped);
+  Advance(profiles_expired_, s.profiles_expired, last_.profiles_expired);
+  Advance(audit_records_, s.audit_records, last_.audit_records);
   Advance(dead_letters_truncated_, s.dead_letters_truncated,
           last_.dead_letters_truncated);
   for (int a = 0; a < 4; ++a) {
@@ -245,6 +260,10 @@ void PersonalizerMetrics::SetRestore(
   restore_applied_->Set(static_cast<double>(progress.applied.load()));
   restore_remaining_->Set(static_cast<double>(progress.remaining.load()));
   restores_->Set(static_cast<double>(progress.restores.load()));
+}
+
+void PersonalizerMetrics::SetPurges(int64_t purges) {
+  Advance(state_purges_, purges, last_purges_.exchange(purges));
 }
 
 void PersonalizerMetrics::SetHealth(const Health& health) {

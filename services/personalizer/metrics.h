@@ -10,6 +10,7 @@
 #define TAILOR_SERVICES_PERSONALIZER_METRICS_H_
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -69,6 +70,9 @@ class PersonalizerMetrics {
   // Sets the restore gauges; called at every scrape (a restore runs on the
   // pipeline thread, so the scrape is what shows it moving).
   void SetRestore(const pipeline::RestoreProgress& progress);
+  // Follows the store's purges of deleted data (ProfileStore::purges());
+  // called at every scrape.
+  void SetPurges(int64_t purges);
 
   void ObserveBatch(absl::Duration took);
   void ObserveCommit(absl::Duration took);
@@ -115,6 +119,10 @@ class PersonalizerMetrics {
   prometheus::Gauge* restores_;
   prometheus::Counter* profiles_trimmed_;
   prometheus::Counter* erased_events_dropped_;
+  prometheus::Counter* profiles_expired_;
+  prometheus::Counter* state_purges_;
+  std::atomic<int64_t> last_purges_{0};  // scrapes may overlap
+  prometheus::Counter* audit_records_;
   prometheus::Counter* dead_letters_truncated_;
   prometheus::Histogram* batch_seconds_;
   prometheus::Histogram* commit_seconds_;

@@ -65,8 +65,10 @@ OUTCOMES_TOPIC = "tailor.outcomes"
 DLQ_TOPIC = "tailor.dlq"
 CHANGELOG_TOPIC = "tailor.profiles.changelog"
 PROBE_TOPIC = "chaos.probe"
+AUDIT_TOPIC = "tailor.audit"
 ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (
-    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, CHANGELOG_TOPIC, PROBE_TOPIC)
+    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, CHANGELOG_TOPIC,
+    AUDIT_TOPIC, PROBE_TOPIC)
 CHECKPOINT_KEY = b"\x00tailor.checkpoint"
 
 # A killed member stays in the group until its session times out; keep that

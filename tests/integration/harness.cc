@@ -29,6 +29,7 @@ const tailor::v1::TopicsConfig& DefaultTopics() {
     t->set_agent_escalations("decisions.agent-escalations");
     t->set_decisions_log("tailor.decisions.log");
     t->set_outcomes("tailor.outcomes");
+    t->set_audit("tailor.audit");
     return t;
   }();
   return *topics;
@@ -44,7 +45,8 @@ Harness::Harness(int partitions) {
   for (const std::string* name :
        {&t.clickstream(), &t.orders(), &t.privacy(), &t.coupons(), &t.push(),
         &t.cart_reminders(), &t.dead_letter(), &t.changelog(),
-        &t.agent_escalations(), &t.decisions_log(), &t.outcomes()}) {
+        &t.agent_escalations(), &t.decisions_log(), &t.outcomes(),
+        &t.audit()}) {
     EXPECT_TRUE(cluster_->CreateTopic(*name, partitions).ok()) << *name;
   }
   // Input producers must place keys as Java's producer does (murmur2).

@@ -38,8 +38,10 @@ DECISION_TOPICS = ("decisions.coupons", "decisions.push",
 DECISIONS_LOG_TOPIC = "tailor.decisions.log"
 OUTCOMES_TOPIC = "tailor.outcomes"
 DLQ_TOPIC = "tailor.dlq"
+AUDIT_TOPIC = "tailor.audit"
 ALL_TOPICS = INPUT_TOPICS + DECISION_TOPICS + (
-    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, "tailor.profiles.changelog")
+    DECISIONS_LOG_TOPIC, OUTCOMES_TOPIC, DLQ_TOPIC, "tailor.profiles.changelog",
+    AUDIT_TOPIC)
 
 # Generous deadlines for things that must happen eventually; no test asserts
 # on how fast anything is.

@@ -1002,8 +1002,8 @@ int Main() {
   for (const std::string& name :
        {t.clickstream(), t.orders(), t.privacy(), t.coupons(), t.push(),
         t.cart_reminders(), t.agent_escalations(), t.decisions_log(),
-        t.outcomes(), t.dead_letter(), t.changelog(), gen_only.names[1],
-        gen_only.names[2], gen_only.names[3]}) {
+        t.outcomes(), t.dead_letter(), t.changelog(), t.audit(),
+        gen_only.names[1], gen_only.names[2], gen_only.names[3]}) {
     if (absl::Status s = (*cluster)->CreateTopic(name, partitions); !s.ok()) {
       spdlog::error("topic {}: {}", name, s.ToString());
       std::filesystem::remove_all(tmp);

@@ -35,7 +35,7 @@ ABSL_FLAG(std::string, topics,
           "clickstream,orders,privacy,decisions.coupons,decisions.push,"
           "decisions.cart-reminders,decisions.agent-escalations,"
           "tailor.decisions.log,tailor.outcomes,tailor.dlq,"
-          "tailor.profiles.changelog",
+          "tailor.profiles.changelog,tailor.audit",
           "Comma-separated topics to create.");
 ABSL_FLAG(std::string, compacted_topics, "tailor.profiles.changelog",
           "Comma-separated topics created with cleanup.policy=compact (the "

@@ -5,6 +5,8 @@
         [unittest arguments, e.g. ErasureTest]
 """
 
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -22,6 +24,8 @@ from tailor_process_case import (  # noqa: E402
 
 events_pb2 = None  # imported in main()
 decision_pb2 = None
+audit_pb2 = None
+profile_pb2 = None
 
 CHANGELOG_TOPIC = "tailor.profiles.changelog"
 GROUP = "tailor-privacy"
@@ -174,6 +178,12 @@ class SecuredKafkaTest(ProcessTestCase):
     self.assertEqual(p.wait(STOP_TIMEOUT_S), 2, p.stderr())
     self.assertIn('kafka_property_files["sasl.password"]', p.stderr())
 
+  def test_a_missing_audit_salt_file_is_refused_by_name(self):
+    p = self.start_with_config("audit_salt_file: /nonexistent/salt\n")
+    self.assertEqual(p.wait(STOP_TIMEOUT_S), 2, p.stderr())
+    self.assertIn("audit_salt_file: cannot read /nonexistent/salt",
+                  p.stderr())
+
   def test_tls_against_a_plaintext_broker_fails_closed(self):
     p = self.start_with_config("kafka_properties:\n  security.protocol: ssl\n")
     rc = p.wait(60)
@@ -181,13 +191,271 @@ class SecuredKafkaTest(ProcessTestCase):
     self.assertIn("refusing to start", p.stderr())
 
 
+AUDIT_TOPIC = "tailor.audit"
+SALT = b"audit-salt-for-tests"
+
+
+def customer_hash(customer_id):
+  return hmac.new(SALT, customer_id.encode(), hashlib.sha256).hexdigest()
+
+
+class PrivacyCase(ProcessTestCase):
+  """A personalizer on one partition with a config file, and helpers to
+  send one customer's events and read what tailor wrote."""
+
+  def start_with(self, config_text, state_dir=None):
+    salt = os.path.join(self.workdir, "audit-salt")
+    with open(salt, "wb") as f:
+      f.write(SALT + b"\n")
+    path = os.path.join(self.workdir, "personalizer.yaml")
+    with open(path, "w") as f:
+      f.write(f"audit_salt_file: {salt}\n" + config_text)
+    self.start_broker(partitions=1)
+    p = self.start_personalizer(SHORT_SESSION, f"--config={path}",
+                                group=GROUP, state_dir=state_dir)
+    self.wait_ready(p)
+    self.producer = tailor_process_case.kafka.Producer(
+        {"bootstrap.servers": self.bootstrap})
+    self.sent = 0
+    return p
+
+  def send(self, topic, **event):
+    e = events_pb2.Event(**event)
+    self.producer.produce(topic, key=e.customer_id.encode(),
+                          value=e.SerializeToString())
+    self.producer.flush(30)
+    self.sent += 1
+
+  def wait_committed(self, p):
+    self.wait_until(lambda: self.committed_records(GROUP) >= self.sent,
+                    f"all {self.sent} records committed",
+                    timeout=DRAIN_TIMEOUT_S, alive=[p])
+
+  def audit_records(self):
+    return [(m.key(), m.value(), audit_pb2.AuditRecord.FromString(m.value()))
+            for m in self.read_topics([AUDIT_TOPIC])[AUDIT_TOPIC]]
+
+  def last_changelog_value(self, customer_id):
+    changelog = self.read_topics([CHANGELOG_TOPIC])[CHANGELOG_TOPIC]
+    mine = [m for m in changelog if m.key() == customer_id.encode()]
+    self.assertTrue(mine, f"no changelog record of {customer_id}")
+    return mine[-1].value()
+
+
+def cart_add(product, price):
+  return events_pb2.CartAdd(item=events_pb2.LineItem(
+      product_id=product, category_id="shoes", quantity=1,
+      unit_price=events_pb2.Money(minor_units=price, currency="PLN")))
+
+
+def view(product):
+  return events_pb2.ProductView(product_id=product, category_id="shoes")
+
+
+class AuditTest(PrivacyCase):
+  """Erasures, consent changes and opt-outs on the audit topic, naming the
+  customer only by the keyed hash."""
+
+  def test_privacy_actions_are_audited_without_the_id(self):
+    p = self.start_with("")
+    t = shop_start_ms()
+    self.send("privacy", customer_id="c-audit-1", event_id="e1",
+              event_time_ms=t, consent_updated=events_pb2.ConsentUpdated(
+                  granted_channels=[events_pb2.CHANNEL_PUSH]))
+    self.send("privacy", customer_id="c-audit-1", event_id="e2",
+              event_time_ms=t + 1000, consent_updated=events_pb2.ConsentUpdated(
+                  granted_channels=[events_pb2.CHANNEL_PUSH],
+                  profiling_opt_out=True))
+    self.send("clickstream", customer_id="c-audit-2", event_id="e3",
+              event_time_ms=t + 2000, product_view=view("p-1"))
+    self.send("privacy", customer_id="c-audit-2", event_id="e4",
+              event_time_ms=t + 3000, erasure_requested=events_pb2.
+              ErasureRequested(request_id="dsr-2026-17"))
+    self.wait_committed(p)
+    self.wait_until(lambda: len(self.audit_records()) >= 4,
+                    "four audit records", alive=[p])
+    records = self.audit_records()
+    A = audit_pb2
+    self.assertEqual(
+        [(k.decode(), r.action, r.event_time_ms) for k, _, r in records],
+        [(customer_hash("c-audit-1"), A.AUDIT_ACTION_CONSENT_CHANGED, t),
+         (customer_hash("c-audit-1"), A.AUDIT_ACTION_CONSENT_CHANGED,
+          t + 1000),
+         (customer_hash("c-audit-1"), A.AUDIT_ACTION_PROFILING_OPTED_OUT,
+          t + 1000),
+         (customer_hash("c-audit-2"), A.AUDIT_ACTION_ERASED, t + 3000)])
+    for key, value, r in records:
+      # Neither the key nor any byte of the value holds a raw id.
+      for raw in (b"c-audit-1", b"c-audit-2"):
+        self.assertNotIn(raw, key + value)
+      self.assertEqual(r.customer_hash, key.decode())
+      self.assertEqual(len(r.audit_id), 32)
+      self.assertTrue(r.instance)
+      self.assertGreaterEqual(r.processed_at_ms, r.event_time_ms)
+      self.assertEqual(r.source_topic, "privacy")
+    erased = records[3][2]
+    self.assertEqual(erased.request_id, "dsr-2026-17")
+    self.assertEqual(erased.event_time_ms, t + 3000)
+    self.assertEqual(list(records[0][2].channels), [events_pb2.CHANNEL_PUSH])
+    self.assertEqual(len({r.audit_id for _, _, r in records}), 4)
+    self.assertEqual(metrics(p.port)["tailor_audit_records_total"], 4)
+    self.stop_personalizer(p)
+
+
+class OptOutTest(PrivacyCase):
+  """A profiling opt-out clears the profile on the changelog and its timers
+  in the state, and later behaviour is not recorded."""
+
+  def test_opt_out_clears_signals(self):
+    state = os.path.join(self.workdir, "state")
+    p = self.start_with("", state_dir=state)
+    t = shop_start_ms()
+    c = "c-opt-out-5"
+    self.send("privacy", customer_id=c, event_id="e0", event_time_ms=t,
+              consent_updated=events_pb2.ConsentUpdated(
+                  granted_channels=[events_pb2.CHANNEL_PUSH]))
+    self.send("clickstream", customer_id=c, event_id="e1",
+              event_time_ms=t + 1000, product_view=view("p-7"))
+    self.send("clickstream", customer_id=c, event_id="e2",
+              event_time_ms=t + 2000, cart_add=cart_add("p-7", 25000))
+    self.wait_committed(p)
+    before = profile_pb2.CustomerProfile.FromString(
+        self.last_changelog_value(c))
+    # The control: there were signals and timers to clear.
+    self.assertTrue(before.product_affinity)
+    self.assertTrue(before.cart.items)
+    self.assertTrue(before.pending_timers)
+
+    self.send("privacy", customer_id=c, event_id="e3", event_time_ms=t + 3000,
+              consent_updated=events_pb2.ConsentUpdated(
+                  granted_channels=[events_pb2.CHANNEL_PUSH],
+                  profiling_opt_out=True))
+    self.send("clickstream", customer_id=c, event_id="e4",
+              event_time_ms=t + 4000, product_view=view("p-8"))
+    self.wait_committed(p)
+    after = profile_pb2.CustomerProfile.FromString(
+        self.last_changelog_value(c))
+    expected = profile_pb2.CustomerProfile(
+        customer_id=c, consented_channels=[events_pb2.CHANNEL_PUSH],
+        profiling_opt_out=True)
+    self.assertEqual(after, expected)
+    self.stop_personalizer(p)
+    # No timer of the customer is left in the state.
+    ldb = shutil.which("ldb") or shutil.which("rocksdb_ldb")
+    if ldb is None:
+      self.skipTest("ldb (rocksdb-tools) is not installed")
+    dump = subprocess.run([ldb, f"--db={state}", "--column_family=timers",
+                           "scan", "--hex"], capture_output=True, text=True,
+                          check=True)
+    self.assertNotIn(c.encode().hex().upper(), dump.stdout.upper())
+
+
+class RetentionTest(PrivacyCase):
+  """A profile untouched for profile_retention_days goes with a tombstone
+  when stream time passes a UTC midnight; an active one stays."""
+
+  def test_retention_removes_an_idle_profile(self):
+    p = self.start_with("profile_retention_days: 1\n")
+    day = 24 * 3600 * 1000
+    t = shop_start_ms() - 4 * day
+    self.send("clickstream", customer_id="c-idle", event_id="e1",
+              event_time_ms=t, product_view=view("p-1"))
+    self.send("privacy", customer_id="c-opted-out", event_id="e2",
+              event_time_ms=t, consent_updated=events_pb2.ConsentUpdated(
+                  profiling_opt_out=True))
+    self.send("clickstream", customer_id="c-active", event_id="e3",
+              event_time_ms=t + 1000, product_view=view("p-2"))
+    # A day later only c-active comes back: the sweep at midnight found
+    # nobody untouched for a whole day yet.
+    self.send("clickstream", customer_id="c-active", event_id="e4",
+              event_time_ms=t + day, product_view=view("p-2"))
+    self.wait_committed(p)
+    self.assertIsNotNone(self.last_changelog_value("c-idle"))
+    self.assertEqual(metrics(p.port)["tailor_profiles_expired_total"], 0)
+    # The next midnights: c-idle is past retention, c-active never is.
+    self.send("clickstream", customer_id="c-active", event_id="e5",
+              event_time_ms=t + 2 * day, product_view=view("p-3"))
+    self.send("clickstream", customer_id="c-active", event_id="e6",
+              event_time_ms=t + 3 * day, product_view=view("p-3"))
+    self.wait_committed(p)
+    self.wait_until(
+        lambda: metrics(p.port)["tailor_profiles_expired_total"] == 1,
+        "the idle profile to expire", alive=[p])
+    self.assertIsNone(self.last_changelog_value("c-idle"), "no tombstone")
+    active = profile_pb2.CustomerProfile.FromString(
+        self.last_changelog_value("c-active"))
+    self.assertEqual(active.events, 4)  # never expired in between
+    # An opt-out is kept to honour it.
+    self.assertIsNotNone(self.last_changelog_value("c-opted-out"))
+    expired = [r for _, _, r in self.audit_records()
+               if r.action == audit_pb2.AUDIT_ACTION_RETENTION_EXPIRED]
+    self.assertEqual([r.customer_hash for r in expired],
+                     [customer_hash("c-idle")])
+    self.stop_personalizer(p)
+
+
+class PhysicalRemovalTest(PrivacyCase):
+  """After an erasure and the purge that follows within
+  purge_interval_seconds, no SST, WAL or MANIFEST file of the state holds
+  the id."""
+
+  def files_holding(self, ldb, state, needle):
+    """The state's files that hold `needle`: WAL and MANIFEST files by their
+    raw bytes (not compressed), SST files through ldb idump, which lists
+    every internal entry (old values and tombstones too) of a column
+    family."""
+    found = []
+    for name in sorted(os.listdir(state)):
+      if name.endswith(".log") or name.startswith("MANIFEST-"):
+        with open(os.path.join(state, name), "rb") as f:
+          if needle in f.read():
+            found.append(name)
+    for family in ("profiles", "timers"):
+      dump = subprocess.run([ldb, f"--db={state}", f"--column_family={family}",
+                             "idump", "--hex"], capture_output=True, text=True,
+                            check=True)
+      if needle.hex().upper() in dump.stdout.upper():
+        found.append(f"SST of {family}")
+    return found
+
+  def test_an_erased_id_leaves_every_file(self):
+    ldb = shutil.which("ldb") or shutil.which("rocksdb_ldb")
+    if ldb is None:
+      self.skipTest("ldb (rocksdb-tools) is not installed")
+    state = os.path.join(self.workdir, "state")
+    p = self.start_with("purge_interval_seconds: 1\n", state_dir=state)
+    t = shop_start_ms()
+    for c in ("c-kept-77", "c-gone-77"):
+      self.send("privacy", customer_id=c, event_id=f"{c}-0", event_time_ms=t,
+                consent_updated=events_pb2.ConsentUpdated(
+                    granted_channels=[events_pb2.CHANNEL_PUSH]))
+      self.send("clickstream", customer_id=c, event_id=f"{c}-1",
+                event_time_ms=t + 1000, cart_add=cart_add("p-9", 30000))
+    self.wait_committed(p)
+    self.send("privacy", customer_id="c-gone-77", event_id="e-erase",
+              event_time_ms=t + 2000, erasure_requested=events_pb2.
+              ErasureRequested(request_id="dsr-77"))
+    self.wait_committed(p)
+    purges = metrics(p.port).get("tailor_state_purges_total", 0)
+    self.wait_until(
+        lambda: metrics(p.port)["tailor_state_purges_total"] > purges,
+        "a purge after the erasure", alive=[p])
+    self.stop_personalizer(p)
+    self.assertEqual(self.files_holding(ldb, state, b"c-gone-77"), [])
+    # The same scan finds an id that is there.
+    self.assertIn("SST of profiles",
+                  self.files_holding(ldb, state, b"c-kept-77"))
+
+
 def main():
-  global events_pb2, decision_pb2
+  global events_pb2, decision_pb2, audit_pb2, profile_pb2
   argv = tailor_process_case.parse_command_line(__doc__)
   # pylint: disable=import-outside-toplevel
+  from tailor.v1 import audit_pb2 as a
   from tailor.v1 import decision_pb2 as d
   from tailor.v1 import events_pb2 as e
-  events_pb2, decision_pb2 = e, d
+  from tailor.v1 import profile_pb2 as pr
+  events_pb2, decision_pb2, audit_pb2, profile_pb2 = e, d, a, pr
   unittest.main(argv=argv, verbosity=2)
 
 

@@ -42,6 +42,9 @@ TEST(ApplyServiceDefaultsTest, FillsEveryDefault) {
   EXPECT_EQ(config.topics().cart_reminders(), "decisions.cart-reminders");
   EXPECT_EQ(config.topics().dead_letter(), "tailor.dlq");
   EXPECT_EQ(config.topics().changelog(), "tailor.profiles.changelog");
+  EXPECT_EQ(config.topics().audit(), "tailor.audit");
+  EXPECT_EQ(config.profile_retention_days(), 396);
+  EXPECT_EQ(config.purge_interval_seconds(), 21600);
   EXPECT_EQ(config.max_batch_events(), 5000);
   EXPECT_EQ(config.max_batch_ms(), 20);
   EXPECT_EQ(config.profile_cache_entries(), 200000);
@@ -199,7 +202,18 @@ INSTANTIATE_TEST_SUITE_P(
              "http_address"},
         Rule{"InstanceIdBadChar",
              [](ServiceConfig* c) { c->set_group_instance_id("pod 1"); },
-             "group_instance_id"}),
+             "group_instance_id"},
+        Rule{"AuditTopicDuplicate",
+             [](ServiceConfig* c) {
+               c->mutable_topics()->set_audit("tailor.dlq");
+             },
+             "topics.audit"},
+        Rule{"RetentionNegative",
+             [](ServiceConfig* c) { c->set_profile_retention_days(-1); },
+             "profile_retention_days"},
+        Rule{"PurgeIntervalZero",
+             [](ServiceConfig* c) { c->set_purge_interval_seconds(0); },
+             "purge_interval_seconds"}),
     [](const ::testing::TestParamInfo<Rule>& info) {
       return std::string(info.param.name);
     });

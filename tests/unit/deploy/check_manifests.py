@@ -20,6 +20,11 @@ wrong:
 - scaling: HPA / KEDA target the StatefulSet, maxReplicas <= the documented
   input partition count (annotation tailor/input-partitions), and the lag
   metric selects the configured consumer group;
+- secrets: kafka_property_files and audit_salt_file are keys of mounted
+  Secret volumes, kafka_properties holds no password; against a TLS/SASL
+  cluster the KEDA trigger has the same brokers, SASL mode and TLS and an
+  authenticationRef to a TriggerAuthentication reading a Secret the
+  personalizer mounts;
 - alerts and dashboard: every metric is one services/personalizer/metrics.cc
   registers (or a documented external one), label values of `kind` and
   `action` are DecisionKind / DecisionAction names.
@@ -108,6 +113,9 @@ class Protos:
             flat = re.sub(r"\b(message|enum)\s+\w+\s*\{[^{}]*\}", "", body)
             flat = re.sub(r"\boneof\s+\w+\s*\{([^{}]*)\}", r"\1", flat)
             fields = {}
+            for vtype, fname in re.findall(
+                    r"map\s*<\s*\w+\s*,\s*([\w.]+)\s*>\s+(\w+)\s*=\s*\d+", flat):
+                fields[fname] = (False, "map:" + vtype.split(".")[-1])
             for rep, ftype, fname in re.findall(
                     r"(repeated\s+)?([\w.]+)\s+(\w+)\s*=\s*\d+", flat):
                 fields[fname] = (bool(rep), ftype.split(".")[-1])
@@ -163,7 +171,13 @@ def check_message(protos, msg, value, path, errors):
 def check_value(protos, ftype, value, path, errors):
     if value is None:
         return
-    if ftype in protos.messages:
+    if ftype.startswith("map:"):
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a mapping")
+            return
+        for key, item in value.items():
+            check_value(protos, ftype[4:], item, f"{path}[{key!r}]", errors)
+    elif ftype in protos.messages:
         check_message(protos, ftype, value, path, errors)
     elif ftype in protos.enums:
         if not protos.enum_accepts(ftype, value):
@@ -363,6 +377,92 @@ def on_claim(spec, container, path):
     return False
 
 
+# kafka_properties that hold a secret: they belong in kafka_property_files.
+SECRET_PROPERTY = re.compile(r"password|secret|ssl\.key\.pem|sasl\.jaas", re.I)
+
+
+def secret_file(pod, container, path):
+    """The (Secret name, key) whose file `path` is, if a Secret volume is
+    mounted over its folder (with `items`, only the keys listed)."""
+    folder, key = os.path.split(path)
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        if mount["mountPath"].rstrip("/") != folder:
+            continue
+        secret = volumes.get(mount["name"], {}).get("secret")
+        if secret is None:
+            continue
+        items = secret.get("items")
+        if items is None:
+            return secret["secretName"], key
+        for item in items:
+            if item["path"] == key:
+                return secret["secretName"], item["key"]
+    return None
+
+
+def check_secrets(name, pod, container, cfg, errors):
+    """Secrets come from mounted Secret files, never from the ConfigMap.
+    Returns the Secret names the config's secret files use."""
+    used = set()
+    props = cfg.get("kafka_properties") or {}
+    for key in props:
+        if SECRET_PROPERTY.search(key):
+            errors.append(f"{name}: kafka_properties[{key!r}] is a secret in "
+                          f"a ConfigMap: use kafka_property_files")
+    files = dict(cfg.get("kafka_property_files") or {})
+    if cfg.get("audit_salt_file"):
+        files["audit_salt_file"] = cfg["audit_salt_file"]
+    for key, path in files.items():
+        found = secret_file(pod, container, str(path))
+        if found is None:
+            errors.append(f"{name}: {key} file {path} is not a key of a "
+                          f"mounted Secret")
+        else:
+            used.add(found[0])
+    return used
+
+
+def check_keda_auth(name, docs, cfg, secrets, errors):
+    """A secured cluster needs the scaler's credentials too: every kafka
+    trigger names a TriggerAuthentication of the render that takes them
+    from a Secret the personalizer mounts, with the SASL mode and TLS of
+    kafka_properties, against the same brokers."""
+    err = lambda msg: errors.append(f"{name}: {msg}")
+    props = cfg.get("kafka_properties") or {}
+    protocol = str(props.get("security.protocol", "plaintext")).lower()
+    sasl = protocol.startswith("sasl")
+    tls = protocol in ("ssl", "sasl_ssl")
+    for so in (d for d in docs if d.get("kind") == "ScaledObject"):
+        for t in so["spec"].get("triggers", []):
+            meta = t.get("metadata") or {}
+            if meta.get("bootstrapServers") != cfg.get("bootstrap_servers"):
+                err(f"KEDA trigger bootstrapServers "
+                    f"{meta.get('bootstrapServers')!r}, bootstrap_servers is "
+                    f"{cfg.get('bootstrap_servers')!r}")
+            if not (sasl or tls):
+                continue
+            ref = (t.get("authenticationRef") or {}).get("name")
+            auth = one(docs, "TriggerAuthentication", ref) if ref else None
+            if auth is None:
+                err(f"security.protocol {protocol}: the KEDA trigger needs an "
+                    f"authenticationRef to a TriggerAuthentication")
+                continue
+            params = {r["parameter"]: r["name"]
+                      for r in auth["spec"].get("secretTargetRef", [])}
+            for r_name in params.values():
+                if r_name not in secrets:
+                    err(f"TriggerAuthentication {ref} reads Secret {r_name}, "
+                        f"which the personalizer does not mount")
+            if sasl and (str(meta.get("sasl", "none")).lower() == "none" or
+                         "password" not in params):
+                err(f"security.protocol {protocol}: the KEDA trigger needs "
+                    f"sasl and a password from the TriggerAuthentication")
+            if tls and str(meta.get("tls", "disable")).lower() != "enable":
+                err(f"security.protocol {protocol}: the KEDA trigger needs "
+                    f"tls: enable")
+
+
 def instance_id_is_pod_name(container):
     """group.instance.id comes from metadata.name: TAILOR_GROUP_INSTANCE_ID,
     or --group_instance_id=$(VAR) with VAR from metadata.name."""
@@ -500,6 +600,8 @@ def check_workload(name, docs, ctx, errors):
              pdb["spec"]["selector"].get("matchLabels", {}).items()):
         err("PodDisruptionBudget selector does not match the pod labels")
 
+    secrets = check_secrets(name, pod, c, service_config, errors)
+    check_keda_auth(name, docs, service_config, secrets, errors)
     check_scaling(name, docs, spec, service_config, ctx, errors)
     return service_config
 
@@ -572,6 +674,49 @@ def check_scaling(name, docs, spec, cfg, ctx, errors):
 
 
 # --- self-test -------------------------------------------------------------------
+
+
+def self_test_secrets(keda_docs, ctx):
+    """Breaks the secured KEDA render on purpose; returns the breaks that
+    went unnoticed."""
+    def pod(docs):
+        return one(docs, WORKLOAD, DEPLOYMENT)["spec"]["template"]["spec"]
+
+    def edit_config(docs, fn):
+        cm = one(docs, "ConfigMap")
+        cfg = yaml.safe_load(cm["data"]["personalizer.yaml"])
+        fn(cfg)
+        cm["data"]["personalizer.yaml"] = yaml.safe_dump(cfg)
+
+    def trigger(docs):
+        return one(docs, "ScaledObject")["spec"]["triggers"][0]
+
+    breaks = {
+        "a secret file without its Secret volume":
+            lambda d: pod(d).update(volumes=[
+                v for v in pod(d)["volumes"] if "secret" not in v]),
+        "a password in kafka_properties":
+            lambda d: edit_config(d, lambda c: c["kafka_properties"].update(
+                {"sasl.password": "hunter2"})),
+        "a KEDA trigger without authenticationRef":
+            lambda d: trigger(d).pop("authenticationRef"),
+        "a KEDA trigger without TLS":
+            lambda d: trigger(d)["metadata"].pop("tls"),
+        "a TriggerAuthentication reading another Secret":
+            lambda d: one(d, "TriggerAuthentication")["spec"][
+                "secretTargetRef"][0].update(name="other"),
+    }
+    clean = []
+    check_workload("self-test", keda_docs, dict(ctx), clean)
+    missed = [] if not clean else ["(the unbroken render already fails)"]
+    for what, breaker in breaks.items():
+        docs = copy.deepcopy(keda_docs)
+        breaker(docs)
+        errors = []
+        check_workload("self-test", docs, dict(ctx), errors)
+        if not errors:
+            missed.append(what)
+    return missed
 
 
 def self_test(base_docs, monitoring_docs, ctx):
@@ -848,6 +993,10 @@ def main():
         if not any("TailorNoRunbook" in e for e in broken_errors):
             errors.append("self-test: an alert without a runbook entry was "
                           "not reported")
+    if "overlays/keda" in rendered:
+        missed = self_test_secrets(rendered["overlays/keda"], ctx)
+        for what in missed:
+            errors.append(f"self-test: a deliberate break was not reported as {what}")
     if "base" in rendered:
         check_schemas(args, here, rendered, monitoring, errors)
 

@@ -598,6 +598,57 @@ TEST_F(FoldTest, ConsentReplacesChannelsSortedAndUnique) {
   EXPECT_FALSE(profile_.profiling_opt_out());
 }
 
+TEST_F(FoldTest, OptOutKeepsOnlyTheIdAndTheConsent) {
+  Fold(At(kT0, View("p1", "shoes")));
+  Fold(At(kT0 + 1, CartAdd("p1", 2, 5000)));
+  Fold(At(kT0 + 2, Order("o1", 10000, Item("p1", 2, 5000))));
+  Fold(At(kT0 + 3, CartAdd("p2", 1, 700)));
+  Fold(At(kT0 + 4, "push_opened { decision_id: 'd1' campaign: 'cart' }"));
+  profile_.add_pending_timers()->set_timer_id("t1");
+  ASSERT_FALSE(profile_.product_affinity().empty());
+  ASSERT_GT(profile_.orders(), 0);
+
+  Fold(At(kT0 + 5,
+          "consent_updated { granted_channels: [CHANNEL_EMAIL] "
+          "profiling_opt_out: true }",
+          ""));
+  CustomerProfile expected;
+  expected.set_customer_id("c1");
+  expected.add_consented_channels(tailor::v1::CHANNEL_EMAIL);
+  expected.set_profiling_opt_out(true);
+  EXPECT_EQ(profile_.SerializeAsString(), expected.SerializeAsString())
+      << profile_.DebugString();
+}
+
+TEST_F(FoldTest, OptedOutCustomerBehaviourIsNotRecorded) {
+  Fold(At(kT0, "consent_updated { profiling_opt_out: true }", ""));
+  const std::string before = profile_.SerializeAsString();
+  Fold(At(kT0 + 1, View("p1", "shoes")));
+  Fold(At(kT0 + 2, CartAdd("p1", 1, 100)));
+  Fold(At(kT0 + 3, Order("o1", 100, Item("p1", 1, 100))));
+  Fold(At(kT0 + 4, "order_returned { order_id: 'o1' }"));
+  EXPECT_EQ(profile_.SerializeAsString(), before) << profile_.DebugString();
+  // A new statement of consent still applies.
+  Fold(At(kT0 + 5,
+          "consent_updated { granted_channels: [CHANNEL_PUSH] "
+          "profiling_opt_out: true }",
+          ""));
+  EXPECT_THAT(profile_.consented_channels(),
+              ElementsAre(tailor::v1::CHANNEL_PUSH));
+  EXPECT_EQ(profile_.events(), 0);
+}
+
+TEST_F(FoldTest, OptInStartsProfilingFromAnEmptyProfile) {
+  Fold(At(kT0, View("p1", "shoes")));
+  Fold(At(kT0 + 1, "consent_updated { profiling_opt_out: true }", ""));
+  Fold(At(kT0 + 2, "consent_updated { granted_channels: [CHANNEL_PUSH] }", ""));
+  EXPECT_FALSE(profile_.profiling_opt_out());
+  Fold(At(kT0 + 3, View("p2", "bags")));
+  EXPECT_EQ(Find(profile_.product_affinity(), "p1"), nullptr);
+  EXPECT_NE(Find(profile_.product_affinity(), "p2"), nullptr);
+  EXPECT_EQ(profile_.first_seen_ms(), kT0 + 2);
+}
+
 TEST_F(FoldTest, ErasureReturnsErasedAndClearsTheProfile) {
   Fold(At(kT0, CartAdd("p1", 1, 100)));
   EXPECT_EQ(Fold(At(kT0 + 1, "erasure_requested { request_id: 'r1' }", "")),

@@ -3,11 +3,14 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
+#include <rocksdb/utilities/debug.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <string>
@@ -17,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/status_macros.h"
@@ -489,6 +493,111 @@ TEST_F(ProfileStoreTest, StatsReflectData) {
   ProfileStore::Stats stats = store_->GetStats();
   EXPECT_GT(stats.estimated_profiles, 0);
   EXPECT_GT(stats.memtable_bytes, 100 * 1000);
+}
+
+// Every internal version (values and tombstones) of the profiles and timers
+// column families whose key holds `needle`, read from a closed store's files.
+int VersionsHolding(const std::string& path, absl::string_view needle) {
+  std::vector<std::string> families;
+  EXPECT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families)
+          .ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : families) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path,
+                                           descriptors, &handles, &raw)
+                  .ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  int n = 0;
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    std::vector<rocksdb::KeyVersion> versions;
+    EXPECT_TRUE(rocksdb::GetAllKeyVersions(db.get(), h, rocksdb::Slice(),
+                                           rocksdb::Slice(), 1 << 20, &versions)
+                    .ok());
+    for (const rocksdb::KeyVersion& v : versions) {
+      if (absl::StrContains(v.user_key, needle)) ++n;
+    }
+    EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  return n;
+}
+
+// Whether a WAL or MANIFEST file of the store holds `needle` (neither is
+// compressed).
+bool WalOrManifestHolds(const std::string& path, absl::string_view needle) {
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".log" &&
+        !absl::StartsWith(name, "MANIFEST-")) {
+      continue;
+    }
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+    if (absl::StrContains(bytes, needle)) return true;
+  }
+  return false;
+}
+
+TEST_F(ProfileStoreTest, PurgeRemovesADeletedProfileFromEveryFile) {
+  OpenStore();
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(0, "erase-me-7f3a", "profile of the erased customer");
+  batch.PutTimer(0, 1000, "erase-me-7f3a", "t1", "timer");
+  batch.PutProfile(0, "kept-customer-91", "profile of a kept customer");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Flush().ok());  // both in an SST file
+  batch.DeleteProfile(0, "erase-me-7f3a");
+  batch.DeleteTimer(0, 1000, "erase-me-7f3a", "t1");
+  ASSERT_TRUE(store_->Commit(&batch).ok());  // the deletes in the WAL
+
+  ASSERT_TRUE(store_->Purge().ok());
+  EXPECT_EQ(store_->purges(), 1);
+  ASSERT_TRUE(store_->Close().ok());
+  const std::string path = Options().path;
+  EXPECT_EQ(VersionsHolding(path, "erase-me-7f3a"), 0);
+  EXPECT_FALSE(WalOrManifestHolds(path, "erase-me-7f3a"));
+  // The scans can see an id that is there.
+  EXPECT_EQ(VersionsHolding(path, "kept-customer-91"), 1);
+}
+
+TEST_F(ProfileStoreTest, WithoutPurgeTheDeletedProfileStaysInTheFiles) {
+  OpenStore();
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(0, "erase-me-7f3a", "profile of the erased customer");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  batch.DeleteProfile(0, "erase-me-7f3a");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Close().ok());
+  EXPECT_GT(VersionsHolding(Options().path, "erase-me-7f3a"), 0);
+  EXPECT_TRUE(WalOrManifestHolds(Options().path, "erase-me-7f3a"));
+}
+
+TEST_F(ProfileStoreTest, PurgeThreadRunsAfterADeletion) {
+  StoreOptions options = Options();
+  options.purge_interval_s = 1;
+  auto opened = ProfileStore::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store_ = *std::move(opened);
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(0, "kept-customer-91", "profile");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_EQ(store_->purges(), 0);  // nothing deleted: no purge
+  batch.DeleteProfile(0, "kept-customer-91");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  for (int i = 0; i < 50 && store_->purges() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(store_->purges(), 1);
+  ASSERT_TRUE(store_->Close().ok());
+  EXPECT_EQ(VersionsHolding(options.path, "kept-customer-91"), 0);
+  EXPECT_FALSE(WalOrManifestHolds(options.path, "kept-customer-91"));
 }
 
 TEST(RocksStatusTest, MapsCodes) {
