@@ -53,6 +53,11 @@ struct ProcessorOptions {
   bool emit_changelog = true;
   // Called for every decision emitted (e.g. to print it); may be empty.
   std::function<void(const tailor::v1::Decision&)> on_decision;
+  // Appends the headers of an input record (from its `origin`) to *out, so
+  // its dead letter carries them; may be empty (no headers copied).
+  std::function<void(const InputRecord&,
+                     std::vector<std::pair<std::string, std::string>>*)>
+      original_headers;
 };
 
 // Counters since start; read by the shell for metrics and the summary.

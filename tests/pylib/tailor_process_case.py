@@ -62,13 +62,15 @@ def parse_command_line(description):
   parser.add_argument("--personalizer", required=True)
   parser.add_argument("--devbroker", required=True)
   parser.add_argument("--loadgen", help="needed by tests that run loadgen")
+  parser.add_argument("--ops", help="tailor-ops, for tests that run it")
   parser.add_argument("--pydir",
                       required=True,
                       help="directory holding the generated tailor/v1/*_pb2.py")
   parser.add_argument("--source_dir", help="repository root")
   ARGS, rest = parser.parse_known_args()
   # Programs run in the test's temporary directory: no relative paths.
-  for name in ("personalizer", "devbroker", "loadgen", "pydir", "source_dir"):
+  for name in ("personalizer", "devbroker", "loadgen", "ops", "pydir",
+               "source_dir"):
     if getattr(ARGS, name):
       setattr(ARGS, name, os.path.abspath(getattr(ARGS, name)))
   sys.path.insert(0, ARGS.pydir)
