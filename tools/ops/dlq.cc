@@ -63,6 +63,7 @@ using pipeline::JsonObject;
 namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
+constexpr absl::Duration kCreateTimeout = absl::Seconds(5);
 constexpr int kTransactionRecords = 500;
 
 struct Filter {
@@ -296,10 +297,12 @@ class Redriver {
     // produce instead.
     absl::StatusOr<std::unique_ptr<kafka::Admin>> admin =
         kafka::Admin::Create(config.kafka);
-    if (admin.ok()) {
+    if (admin.ok() && absl::IsNotFound(PartitionCount(*r->reader_,
+                                                      r->marker_topic_)
+                                           .status())) {
       absl::Status created = (*admin)->CreateTopics(
           {{r->marker_topic_, 1, -1, {{"cleanup.policy", "compact"}}}},
-          kTimeout);
+          kCreateTimeout);
       if (!created.ok()) {
         spdlog::warn(
             "could not create {} (compacted): {}; it is created on "
