@@ -162,6 +162,26 @@ class DlqRedriveTest(OpsTestCase):
     self.assertEqual(len(self.read_topics([REDRIVEN])[REDRIVEN]), 1)
 
 
+  def test_truncated_dead_letters_are_refused(self):
+    self.start_broker(partitions=1)
+    p = self.start_personalizer(SHORT_SESSION, group=GROUP)
+    self.wait_ready(p)
+    producer = tailor_process_case.kafka.Producer(
+        {"bootstrap.servers": self.bootstrap})
+    producer.produce("clickstream", key=b"c-big", value=b"\xff" * 950_000)
+    self.assertEqual(producer.flush(30), 0)
+    self.wait_until(lambda: self.read_topics([DLQ_TOPIC])[DLQ_TOPIC],
+                    "the dead letter", timeout=DRAIN_TIMEOUT_S, alive=[p])
+    letter = self.read_topics([DLQ_TOPIC])[DLQ_TOPIC][0]
+    self.assertIn(("tailor-truncated", b"true"), letter.headers())
+    self.assertRegex(self.ops("dlq", "list").stdout,
+                     r"undecodable\s+clickstream\s+\S+\s+1\s+1")
+    done = self.ops("dlq", "redrive").stdout
+    self.assertIn("re-drove 0 dead letters", done)
+    self.assertIn("refused 1 truncated dead letters", done)
+    self.assertEqual(len(self.read_topics(["clickstream"])["clickstream"]), 1)
+
+
 class OffsetsMoveTest(OpsTestCase):
   """A move is a plan until --execute, is refused while the group has a
   member, and once applied the restarted personalizer really resumes at
@@ -237,7 +257,8 @@ class OffsetsMoveTest(OpsTestCase):
 
 class CustomerLookupTest(OpsTestCase):
   """profile and export work while the personalizer runs: from its state
-  directory, from the changelog and over its HTTP port."""
+  directory, from the changelog and over its HTTP port, which serves only
+  the partitions its instance owns and is off by default."""
 
   def test_lookup_beside_a_running_service(self):
     self.start_broker(partitions=2)
@@ -308,6 +329,38 @@ class CustomerLookupTest(OpsTestCase):
     self.assertIsNone(document["audit"], "no audit topic on this broker")
     self.assertIn("export", exported.stderr, "no progress shown")
     self.stop_personalizer(p)
+
+  def test_each_instance_serves_only_its_partitions(self):
+    self.start_broker(partitions=2)
+    api = {"TAILOR_CUSTOMER_API": "true"}
+    p1 = self.start_personalizer(SHORT_SESSION, group=GROUP,
+                                 state_dir=os.path.join(self.workdir, "s1"),
+                                 env_extra=api)
+    p2 = self.start_personalizer(SHORT_SESSION, group=GROUP,
+                                 state_dir=os.path.join(self.workdir, "s2"),
+                                 env_extra=api)
+    customers = {}
+    for i in range(20):
+      c = f"c-own-{i}"
+      customers.setdefault(murmur2_partition(c.encode(), 2), c)
+    t = shop_start_ms()
+    for c in customers.values():
+      self.produce("clickstream", c, self.view(c, t, f"e-{c}"))
+    self.wait_until(lambda: self.committed_records(GROUP) >= 2,
+                    "both records committed", timeout=DRAIN_TIMEOUT_S,
+                    alive=[p1, p2])
+
+    def answers(c):
+      return sorted(http_get(p.port, f"/v1/customers/{c}")[0]
+                    for p in (p1, p2))
+
+    for c in customers.values():
+      # One owner answers 200, the other 404 (once the group has settled).
+      self.wait_until(lambda c=c: answers(c) == [200, 404],
+                      f"one owner of {c}", alive=[p1, p2])
+      bodies = [http_get(p.port, f"/v1/customers/{c}") for p in (p1, p2)]
+      missing = [json.loads(b) for s, b in bodies if s == 404][0]
+      self.assertIn("not owned by this instance", missing["error"])
 
   def test_the_api_is_off_by_default(self):
     self.start_broker(partitions=1)
