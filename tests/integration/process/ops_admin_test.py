@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DLQ_TOPIC, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
+    DECISION_TOPICS, DLQ_TOPIC, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
     ProcessTestCase, http_get, metrics)
 
 events_pb2 = None  # imported in main()
@@ -221,6 +221,11 @@ class OffsetsMoveTest(OpsTestCase):
       self.assertEqual(
           f.read(),
           "topic,partition,offset\nclickstream,0,0\nclickstream,1,0\n")
+    shifted = json.loads(
+        self.ops("offsets", "move", "--shift_by=-2", "--json",
+                 "--input_topic=clickstream", f"--partitions={mine}").stdout)
+    self.assertEqual([(r["partition"], r["resumes_at"], r["new"])
+                      for r in shifted["partitions"]], [(mine, 5, 3)])
     refused = self.ops("offsets", "move", "--to=earliest",
                        "--input_topic=clickstream", "--execute", expect=3)
     self.assertIn("refusing", refused.stderr)
@@ -319,8 +324,21 @@ class CustomerLookupTest(OpsTestCase):
     unknown = self.ops("profile", "c-nobody", "--from_changelog", expect=3)
     self.assertIsNone(json.loads(unknown.stdout)["profile"])
 
+    # The decisions keyed by the customer, read independently.
+    decided = [m for msgs in self.read_topics(DECISION_TOPICS).values()
+               for m in msgs if m.key() == c.encode()]
+    ids = sorted(dict(m.headers())["tailor-decision-id"].decode()
+                 for m in decided)
+    self.assertTrue(ids, "the 250 PLN cart made no decision")
+    self.assertEqual(
+        sorted(d["decision"]["decision_id"]
+               for d in from_state["last_decisions"]), ids)
+
     exported = self.ops("export", c)
     document = json.loads(exported.stdout)
+    self.assertEqual(
+        sorted(d["decision"]["decision_id"] for d in document["decisions"]),
+        ids)
     self.assertEqual(document["customer_id"], c)
     self.assertEqual(document["profile"]["profile"], from_state["profile"])
     self.assertEqual(len(document["dead_letters"]), 1)
