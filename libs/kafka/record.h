@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "libs/kafka/handles.h"
@@ -24,6 +26,29 @@ struct TopicPartition {
   friend bool operator==(const TopicPartition&,
                          const TopicPartition&) = default;
 };
+
+// Appends every header of `msg` (in order; a null value as "") to *out.
+inline void AppendHeaders(
+    const rd_kafka_message_t* msg,
+    std::vector<std::pair<std::string, std::string>>* out) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  // librdkafka parses the headers lazily, hence its non-const signature.
+  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(msg), &hdrs) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;
+  }
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                     RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    out->emplace_back(name,
+                      value != nullptr
+                          ? std::string(static_cast<const char*>(value), size)
+                          : std::string());
+  }
+}
 
 // One consumed message. Owns its rd_kafka_message_t (destroyed with the
 // Record); key() and value() are views into it and live as long as the Record.
@@ -73,6 +98,12 @@ class Record {
     return value != nullptr
                ? absl::string_view(static_cast<const char*>(value), size)
                : absl::string_view();
+  }
+  // Every header, in order.
+  std::vector<std::pair<std::string, std::string>> headers() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    AppendHeaders(msg_.get(), &out);
+    return out;
   }
   const rd_kafka_message_t* raw() const { return msg_.get(); }
 

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/base/log.h"
+#include "libs/base/murmur2.h"
 #include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/kafka/admin.h"
@@ -241,6 +242,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
                                   &p->state_rebuilt_));
 
   TAILOR_ASSIGN_OR_RETURN(const int partition_count, p->CheckTopics());
+  p->partition_count_ = partition_count;
   const bool wall = cfg.time_source() != tailor::v1::TIME_SOURCE_EVENT;
   p->time_options_ =
       TaskTimeOptions{.wall_clock = wall,
@@ -259,6 +261,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   processor_options.on_decision = p->options_.on_decision;
   processor_options.on_outcome = p->options_.on_outcome;
   TAILOR_RETURN_IF_ERROR(SetPrivacyOptions(cfg, &processor_options));
+  processor_options.original_headers =
+      [](const InputRecord& rec,
+         std::vector<std::pair<std::string, std::string>>* out) {
+        kafka::AppendHeaders(static_cast<const rd_kafka_message_t*>(rec.origin),
+                             out);
+      };
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
   p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
@@ -444,6 +452,10 @@ void Pipeline::OnPartitionsAssigned(
     }
   }
   for (const kafka::TopicPartition& tp : partitions) {
+    if (rebalance_error_.ok()) {
+      absl::MutexLock lock(&owned_mu_);
+      owned_.insert(tp.partition);
+    }
     spdlog::info("assigned {}[{}] from offset {}", tp.topic, tp.partition,
                  tp.offset != RD_KAFKA_OFFSET_INVALID
                      ? absl::StrCat(tp.offset)
@@ -570,12 +582,33 @@ void Pipeline::OnPartitionsRevoked(
       still = still || assigned_.contains({*topic, tp.partition});
     }
     if (!still) {
+      {
+        absl::MutexLock lock(&owned_mu_);
+        owned_.erase(tp.partition);
+      }
       processor_->ClosePartition(tp.partition);
       task_inputs_.erase(tp.partition);
     }
     paused_.erase({tp.topic, tp.partition});
   }
   assigned_count_.store(static_cast<int>(assigned_.size()));
+}
+
+absl::StatusOr<Pipeline::OwnedProfile> Pipeline::ReadOwnedProfile(
+    absl::string_view customer_id) const {
+  OwnedProfile out;
+  out.partition = KafkaPartitionForKey(customer_id, partition_count_);
+  absl::ReaderMutexLock lock(&owned_mu_);
+  if (!owned_.contains(out.partition)) {
+    return absl::NotFoundError(
+        absl::StrCat("partition ", out.partition,
+                     " of the customer is not owned by this instance"));
+  }
+  std::string bytes;
+  TAILOR_ASSIGN_OR_RETURN(
+      const bool found, store_->GetProfile(out.partition, customer_id, &bytes));
+  if (found) out.bytes = std::move(bytes);
+  return out;
 }
 
 void Pipeline::RequestReload(std::shared_ptr<const decide::Engine> engine) {
@@ -656,6 +689,7 @@ void Pipeline::BufferPolled(int64_t wall_now_ms) {
     in.offset = r.offset();
     in.key = r.key();
     in.value = r.value();
+    in.origin = r.raw();
     if (auto sent = r.header(kSentNsHeader); sent.has_value()) {
       if (!absl::SimpleAtoi(*sent, &in.sent_ns)) in.sent_ns = 0;
     }

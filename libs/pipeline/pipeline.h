@@ -125,6 +125,18 @@ class Pipeline : public kafka::RebalanceListener {
   int64_t undeliverable_outputs() const {
     return undeliverable_outputs_.load();
   }
+  // For the admin HTTP API (customer_api), from any thread: the customer's
+  // partition (murmur2 of the id) and, when this instance owns it (assigned
+  // and restored), its profile bytes as of the last state write (up to
+  // commit_interval_ms behind what the pipeline holds in memory); nullopt
+  // when it has none. NotFound when the partition is not owned here.
+  struct OwnedProfile {
+    int32_t partition = 0;
+    std::optional<std::string> bytes;
+  };
+  absl::StatusOr<OwnedProfile> ReadOwnedProfile(
+      absl::string_view customer_id) const;
+
   // How far restores from the changelog have come (thread-safe).
   const RestoreProgress& restore_progress() const {
     return restorer_->progress();
@@ -294,6 +306,12 @@ class Pipeline : public kafka::RebalanceListener {
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
   std::atomic<int> assigned_count_{0};
+  // Input partition count (every input topic has it).
+  int32_t partition_count_ = 0;
+  // Partition numbers assigned and restored, for ReadOwnedProfile; held
+  // across its read so that a partition is not dropped under it.
+  mutable absl::Mutex owned_mu_;
+  absl::flat_hash_set<int32_t> owned_ ABSL_GUARDED_BY(owned_mu_);
   absl::Mutex reload_mu_;
   std::shared_ptr<const decide::Engine> pending_engine_
       ABSL_GUARDED_BY(reload_mu_);

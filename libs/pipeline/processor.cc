@@ -455,21 +455,28 @@ void Processor::EmitOutcome(PartitionTask& task, CachedProfile* entry,
 void Processor::EmitDeadLetter(const InputRecord& rec,
                                absl::string_view error) {
   ++stats_.dead_letters;
+  // The original's headers first (tailor-ops dlq redrive gives them back).
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (rec.origin != nullptr && options_.original_headers) {
+    options_.original_headers(rec, &headers);
+  }
+  size_t header_bytes = 0;
+  for (const auto& [name, value] : headers) {
+    header_bytes += name.size() + value.size();
+  }
   // A copy too large for a Kafka record keeps its first bytes only.
-  const bool truncate =
-      rec.key.size() + rec.value.size() > kMaxDeadLetterCopyBytes;
+  const bool truncate = rec.key.size() + rec.value.size() + header_bytes >
+                        kMaxDeadLetterCopyBytes;
+  if (truncate) headers.clear();
   const size_t key_bytes =
       truncate ? std::min(rec.key.size(), kMaxIdBytes) : rec.key.size();
   const size_t value_bytes =
       truncate ? std::min(rec.value.size(), kDeadLetterTruncatedBytes)
                : rec.value.size();
-  OutputRecord& out = outputs_.emplace_back(
-      OutputRecord{OutputKind::kDeadLetter,
-                   options_.topics.dead_letter(),
-                   -1,
-                   std::string(rec.key.substr(0, key_bytes)),
-                   std::string(rec.value.substr(0, value_bytes)),
-                   {}});
+  OutputRecord& out = outputs_.emplace_back(OutputRecord{
+      OutputKind::kDeadLetter, options_.topics.dead_letter(), -1,
+      std::string(rec.key.substr(0, key_bytes)),
+      std::string(rec.value.substr(0, value_bytes)), std::move(headers)});
   out.headers.emplace_back(kHeaderSourceTopic, rec.topic);
   out.headers.emplace_back(kHeaderSourcePartition, absl::StrCat(rec.partition));
   out.headers.emplace_back(kHeaderSourceOffset, absl::StrCat(rec.offset));

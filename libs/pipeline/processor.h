@@ -64,6 +64,11 @@ struct ProcessorOptions {
   std::function<void(const tailor::v1::Decision&)> on_decision;
   // Called for every outcome attributed (e.g. to count it); may be empty.
   std::function<void(const tailor::v1::Outcome&)> on_outcome;
+  // Appends the headers of an input record (from its `origin`) to *out, so
+  // its dead letter carries them; may be empty (no headers copied).
+  std::function<void(const InputRecord&,
+                     std::vector<std::pair<std::string, std::string>>*)>
+      original_headers;
 };
 
 // Counters since start; read by the shell for metrics and the summary.

@@ -35,10 +35,11 @@ inline constexpr absl::string_view kHeaderOriginalKeyBytes =
 inline constexpr absl::string_view kHeaderOriginalValueBytes =
     "tailor-original-value-bytes";
 
-// A dead letter copies the original key and value whole up to this many
-// bytes together (under the 1,000,000 bytes a producer sends by default).
+// A dead letter copies the original key, value and headers whole up to this
+// many bytes together (under the 1,000,000 bytes a producer sends by
+// default); its own headers follow the original's.
 // A larger original keeps its first kDeadLetterTruncatedBytes of value and
-// kMaxIdBytes of key, and says so in the headers above.
+// kMaxIdBytes of key, none of its headers, and says so in the headers above.
 inline constexpr size_t kMaxDeadLetterCopyBytes = 900'000;
 inline constexpr size_t kDeadLetterTruncatedBytes = 64 * 1024;
 inline constexpr size_t kMaxIdBytes = 1024;
@@ -53,6 +54,10 @@ struct InputRecord {
   absl::string_view value;
   // Wall-clock time the producer sent it (header tailor-sent-ns), 0 if absent.
   int64_t sent_ns = 0;
+  // Opaque to the processor: the consumed message the views point into,
+  // handed to ProcessorOptions::original_headers for a dead letter (null
+  // when the bytes live elsewhere, as in tests and benchmarks).
+  const void* origin = nullptr;
 };
 
 // kAudit: a tailor.v1.AuditRecord, produced at once like a decision.

@@ -192,11 +192,22 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
     return absl::InvalidArgumentError(
         "block_cache_mb and write_buffer_mb must be >= 1");
   }
+  const bool secondary = !options.secondary_path.empty();
   std::error_code ec;
-  std::filesystem::create_directories(options.path, ec);
+  if (secondary) {
+    if (!std::filesystem::exists(
+            std::filesystem::path(options.path) / "CURRENT", ec)) {
+      return absl::NotFoundError(absl::StrCat(
+          "no RocksDB state in ", options.path, " (no CURRENT file)"));
+    }
+    std::filesystem::create_directories(options.secondary_path, ec);
+  } else {
+    std::filesystem::create_directories(options.path, ec);
+  }
   if (ec) {
-    return absl::InternalError(absl::StrCat("cannot create store directory ",
-                                            options.path, ": ", ec.message()));
+    return absl::InternalError(absl::StrCat(
+        "cannot create store directory ",
+        secondary ? options.secondary_path : options.path, ": ", ec.message()));
   }
 
   std::unique_ptr<ProfileStore> store(new ProfileStore());
@@ -245,16 +256,31 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
 
   rocksdb::DB* raw_db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  TAILOR_RETURN_IF_ERROR(
-      RocksStatus(rocksdb::DB::Open(db_options, options.path, descriptors,
-                                    &handles, &raw_db),
-                  absl::StrCat("open store ", options.path)));
+  if (secondary) {
+    db_options.create_if_missing = false;
+    db_options.create_missing_column_families = false;
+    db_options.max_open_files = -1;  // required of a secondary instance
+    TAILOR_RETURN_IF_ERROR(RocksStatus(
+        rocksdb::DB::OpenAsSecondary(db_options, options.path,
+                                     options.secondary_path, descriptors,
+                                     &handles, &raw_db),
+        absl::StrCat("open store ", options.path, " as a secondary")));
+  } else {
+    TAILOR_RETURN_IF_ERROR(
+        RocksStatus(rocksdb::DB::Open(db_options, options.path, descriptors,
+                                      &handles, &raw_db),
+                    absl::StrCat("open store ", options.path)));
+  }
   store->db_.reset(raw_db);
   store->handles_ = std::move(handles);
   store->profiles_ = store->handles_[kCfProfiles];
   store->timers_ = store->handles_[kCfTimers];
   store->meta_ = store->handles_[kCfMeta];
-  if (options.purge_interval_s > 0) {
+  if (secondary) {
+    TAILOR_RETURN_IF_ERROR(
+        RocksStatus(store->db_->TryCatchUpWithPrimary(),
+                    absl::StrCat("catch up with the state in ", options.path)));
+  } else if (options.purge_interval_s > 0) {
     ProfileStore* self = store.get();
     store->purger_ = std::thread([self] { self->PurgeLoop(); });
   }

@@ -52,6 +52,13 @@ struct StoreOptions {
   // fsync the WAL on every Commit. The WAL is always written except for
   // Commit(batch, /*disable_wal=*/true), which restores use.
   bool sync_writes = false;
+  // When set, `path` is opened read-only as a RocksDB secondary instance
+  // that keeps its own files (info log) in this directory: it works beside
+  // the process that has the database open (tailor-ops reads a running
+  // personalizer's state this way) and sees the state as of Open(),
+  // including what is only in the primary's WAL. `path` must exist; every
+  // write is refused.
+  std::string secondary_path;
   // Not owned; must outlive the store. nullptr = rocksdb::Env::Default().
   // Tests put a fault-injecting file system here.
   rocksdb::Env* env = nullptr;
@@ -89,7 +96,10 @@ class ProfileStore {
   // any method other than the destructor are not allowed.
   [[nodiscard]] absl::Status Close();
 
-  // Reads a profile's bytes into *value; returns false if absent.
+  // Reads a profile's bytes into *value; returns false if absent. Unlike
+  // the other methods it may also be called from another thread while the
+  // owner uses the store (it shares no scratch state; RocksDB reads are
+  // thread-safe), as long as the store outlives the call.
   [[nodiscard]] absl::StatusOr<bool> GetProfile(int32_t partition,
                                                 absl::string_view customer_id,
                                                 std::string* value);

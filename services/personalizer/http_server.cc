@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
@@ -64,6 +65,8 @@ absl::StatusOr<SocketAddress> ParseAddress(const std::string& address) {
 
 constexpr char kTextPlain[] = "text/plain";
 constexpr char kPrometheusText[] = "text/plain; version=0.0.4";
+constexpr char kJson[] = "application/json";
+constexpr absl::string_view kCustomersPrefix = "/v1/customers/";
 
 MHD_Result Respond(MHD_Connection* connection, unsigned status,
                    const std::string& body,
@@ -110,10 +113,10 @@ MHD_Result Handle(void* self, MHD_Connection* connection, const char* url,
                    "a request body is not accepted\n");
   }
   std::string body;
-  const int status = static_cast<HttpServer*>(self)->Route(url, &body);
-  return Respond(
-      connection, static_cast<unsigned>(status), body,
-      std::strcmp(url, "/metrics") == 0 ? kPrometheusText : kTextPlain);
+  const char* content_type = kTextPlain;
+  const int status =
+      static_cast<HttpServer*>(self)->Route(url, &body, &content_type);
+  return Respond(connection, static_cast<unsigned>(status), body, content_type);
 }
 
 }  // namespace
@@ -125,7 +128,8 @@ void HttpServer::DaemonDeleter::operator()(MHD_Daemon* daemon) const {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
     std::function<Readiness()> ready, std::function<Readiness()> alive,
-    std::function<void()> before_scrape, const HttpLimits& limits) {
+    std::function<void()> before_scrape, CustomerHandler customers,
+    const HttpLimits& limits) {
   absl::StatusOr<SocketAddress> bind = ParseAddress(address);
   if (!bind.ok()) return bind.status();
   std::unique_ptr<HttpServer> s(new HttpServer());
@@ -133,6 +137,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s->ready_ = std::move(ready);
   s->alive_ = std::move(alive);
   s->before_scrape_ = std::move(before_scrape);
+  s->customers_ = std::move(customers);
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
   if (bind->v6) flags |= MHD_USE_IPv6;
   s->daemon_.reset(MHD_start_daemon(
@@ -155,8 +160,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 HttpServer::~HttpServer() = default;
 
-int HttpServer::Route(const std::string& url, std::string* body) const {
+int HttpServer::Route(const std::string& url, std::string* body,
+                      const char** content_type) const {
   if (url == "/metrics") {
+    *content_type = kPrometheusText;
     if (before_scrape_) before_scrape_();
     prometheus::TextSerializer serializer;
     *body = serializer.Serialize(registry_->Collect());
@@ -173,6 +180,10 @@ int HttpServer::Route(const std::string& url, std::string* body) const {
     *body = r.ready ? std::string("ready\n")
                     : absl::StrCat("not ready: ", r.reason, "\n");
     return r.ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+  }
+  if (customers_ && absl::StartsWith(url, kCustomersPrefix)) {
+    *content_type = kJson;
+    return customers_(url.substr(kCustomersPrefix.size()), body);
   }
   *body = "not found\n";
   return MHD_HTTP_NOT_FOUND;

@@ -13,6 +13,9 @@
 // without reading it (every route is GET); headers are bounded; Range is
 // not served.
 //
+// With a customer handler (customer_api in the service config) it also
+// serves GET /v1/customers/... through it.
+//
 // Owned by main(); serves on its own thread until destroyed.
 #ifndef TAILOR_SERVICES_PERSONALIZER_HTTP_SERVER_H_
 #define TAILOR_SERVICES_PERSONALIZER_HTTP_SERVER_H_
@@ -45,21 +48,28 @@ struct HttpLimits {
 
 class HttpServer {
  public:
+  // Answers a GET of /v1/customers/<rest> (called with <rest>, on the HTTP
+  // thread): fills the JSON body and returns the status.
+  using CustomerHandler =
+      std::function<int(const std::string& rest, std::string* body)>;
+
   // Binds `address` ("host:port" or "[v6]:port"; port 0 picks a free one)
   // and starts serving. `before_scrape` runs on the HTTP thread before
-  // /metrics is rendered.
+  // /metrics is rendered. `customers` may be empty (those URLs are 404).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address,
       std::shared_ptr<prometheus::Registry> registry,
       std::function<Readiness()> ready, std::function<Readiness()> alive,
-      std::function<void()> before_scrape,
+      std::function<void()> before_scrape, CustomerHandler customers = {},
       const HttpLimits& limits = HttpLimits());
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   ~HttpServer();  // Stops serving (open connections are closed).
   int port() const { return port_; }
-  // Status and body for a GET of `url` (called on the HTTP thread).
-  int Route(const std::string& url, std::string* body) const;
+  // Status, body and content type for a GET of `url` (called on the HTTP
+  // thread).
+  int Route(const std::string& url, std::string* body,
+            const char** content_type) const;
 
  private:
   struct DaemonDeleter {
@@ -71,6 +81,7 @@ class HttpServer {
   std::function<Readiness()> ready_;
   std::function<Readiness()> alive_;
   std::function<void()> before_scrape_;
+  CustomerHandler customers_;
   std::unique_ptr<MHD_Daemon, DaemonDeleter> daemon_;
   int port_ = 0;
 };

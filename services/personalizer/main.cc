@@ -44,6 +44,7 @@
 #include "libs/decide/engine.h"
 #include "libs/kafka/config.h"
 #include "libs/pipeline/pipeline.h"
+#include "services/personalizer/customer_api.h"
 #include "services/personalizer/decision_line.h"
 #include "services/personalizer/http_server.h"
 #include "services/personalizer/metrics.h"
@@ -385,8 +386,15 @@ int Main() {
                            max_stall_ms, "); ", p.commit_failures(),
                            " failed commit attempts")};
     };
+    HttpServer::CustomerHandler customers;
+    if (cfg->customer_api()) {
+      customers = [&p](const std::string& rest, std::string* body) {
+        return ServeCustomer(p, rest, body);
+      };
+    }
     auto server = HttpServer::Start(
-        *address, metrics.registry(), readiness, liveness, [&p, &metrics] {
+        *address, metrics.registry(), readiness, liveness,
+        [&p, &metrics] {
           metrics.SetReady(p.ready());
           metrics.SetHealth({.stalled = p.stalled_for(),
                              .undeliverable_outputs = p.undeliverable_outputs(),
@@ -396,13 +404,18 @@ int Main() {
                              .outputs_not_resent = p.outputs_not_resent()});
           metrics.SetRestore(p.restore_progress());
           metrics.SetPurges(p.store().purges());
-        });
+        },
+        std::move(customers));
     if (!server.ok()) {
       spdlog::error("refusing to start: {}", server.status().message());
       return 2;
     }
     http = std::move(*server);
     spdlog::info("serving /metrics /healthz /readyz on port {}", http->port());
+    if (cfg->customer_api()) {
+      spdlog::info("serving /v1/customers/{{id}} (customer_api) on port {}",
+                   http->port());
+    }
   }
 
   std::string rules_fingerprint = rules->fingerprint;

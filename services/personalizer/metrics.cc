@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/build_info.h"
 #include "libs/decide/rules.h"
+#include "libs/pipeline/dead_letter.h"
 
 namespace tailor {
 namespace {
@@ -59,15 +59,6 @@ absl::string_view HeaderValue(const pipeline::OutputRecord& record,
 }
 
 }  // namespace
-
-absl::string_view DeadLetterErrorClass(absl::string_view error) {
-  if (absl::StartsWith(error, "undecodable")) return "undecodable";
-  if (absl::StrContains(error, "key does not match")) return "key_mismatch";
-  if (absl::StartsWith(error, "misrouted")) return "misrouted";
-  if (absl::StrContains(error, "event_time")) return "event_time";
-  if (absl::StartsWith(error, "missing ")) return "missing_field";
-  return "invalid_value";
-}
 
 PersonalizerMetrics::PersonalizerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()) {
@@ -346,8 +337,8 @@ void PersonalizerMetrics::ObserveOutcome(const tailor::v1::Outcome& o) {
 
 void PersonalizerMetrics::ObserveDeadLetter(
     const pipeline::OutputRecord& dead_letter) {
-  const std::string error_class(
-      DeadLetterErrorClass(HeaderValue(dead_letter, pipeline::kHeaderError)));
+  const std::string error_class(pipeline::DeadLetterErrorClass(
+      HeaderValue(dead_letter, pipeline::kHeaderError)));
   const std::string topic(
       HeaderValue(dead_letter, pipeline::kHeaderSourceTopic));
   CounterFor(dead_letter_counters_, *dead_letters_,

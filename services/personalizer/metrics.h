@@ -33,14 +33,6 @@
 
 namespace tailor {
 
-// The error class of a dead letter, from its tailor-error header:
-// "undecodable" (not a protobuf of the topic's event type), "key_mismatch"
-// (message key is not the customer_id), "event_time" (missing, too old or too
-// far in the future), "misrouted" (the key hashes to another partition;
-// misrouted_events: dead_letter), "missing_field", or "invalid_value"
-// (anything else).
-absl::string_view DeadLetterErrorClass(absl::string_view error);
-
 class PersonalizerMetrics {
  public:
   PersonalizerMetrics();

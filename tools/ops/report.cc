@@ -18,15 +18,9 @@
 #include "tailor/v1/outcome.pb.h"
 #include "tools/ops/common.h"
 #include "tools/ops/progress.h"
+#include "tools/ops/shared_flags.h"
 #include "tools/ops/subcommand.h"
 #include "tools/ops/topic_range.h"
-
-ABSL_FLAG(std::string, from, "earliest",
-          "Decisions made at or after this time: an RFC 3339 time, @<epoch "
-          "ms>, a duration ago (7d, 36h) or earliest.");
-ABSL_FLAG(std::string, to, "latest",
-          "Decisions made before this time (same forms, or latest).");
-ABSL_FLAG(bool, json, false, "Print the rows as one JSON object.");
 
 namespace tailor::ops {
 namespace {
@@ -89,8 +83,9 @@ int RunReport(const std::vector<std::string>& args) {
   absl::StatusOr<int64_t> from =
       TimeBound("from", absl::GetFlag(FLAGS_from), now, INT64_MIN);
   if (!from.ok()) return Fail(kExitUsage, from.status());
-  absl::StatusOr<int64_t> to =
-      TimeBound("to", absl::GetFlag(FLAGS_to), now, INT64_MAX);
+  std::string to_text = absl::GetFlag(FLAGS_to);
+  if (to_text.empty()) to_text = "latest";
+  absl::StatusOr<int64_t> to = TimeBound("to", to_text, now, INT64_MAX);
   if (!to.ok()) return Fail(kExitUsage, to.status());
 
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> reader =
@@ -120,7 +115,7 @@ int RunReport(const std::vector<std::string>& args) {
   std::printf(
       "report: %lld decisions made from %s to %s (%s), %lld outcomes (%s)\n",
       static_cast<long long>(report.decisions()),
-      absl::GetFlag(FLAGS_from).c_str(), absl::GetFlag(FLAGS_to).c_str(),
+      absl::GetFlag(FLAGS_from).c_str(), to_text.c_str(),
       topics.decisions_log().c_str(), static_cast<long long>(report.outcomes()),
       topics.outcomes().c_str());
   std::fputs(measure::FormatTable(rows).c_str(), stdout);
@@ -139,6 +134,7 @@ TAILOR_OPS_SUBCOMMAND(
               "uplift with its 95% interval (n.s.: not significant). Row * "
               "is every campaign against the global control group.",
      .flags_file = __FILE__,
+     .shared_flags = {"from", "to", "json"},
      .run = &RunReport});
 
 }  // namespace

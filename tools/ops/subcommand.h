@@ -8,8 +8,9 @@
 //                                 .flags_file = __FILE__,
 //                                 .run = &RunDiff});
 //
-// main.cc parses the command line: flags of the subcommand's file and of
-// common.cc are accepted, any other flag is refused (exit 2).
+// main.cc parses the command line: flags of the subcommand's file, of
+// common.cc and the shared flags it names (shared_flags.h) are accepted, any
+// other flag is refused (exit 2).
 #ifndef TAILOR_TOOLS_OPS_SUBCOMMAND_H_
 #define TAILOR_TOOLS_OPS_SUBCOMMAND_H_
 
@@ -33,6 +34,8 @@ struct Subcommand {
   // go on with lines of explanation.
   absl::string_view usage;
   absl::string_view flags_file;  // __FILE__ of the file defining its flags
+  // Names of the shared flags (shared_flags.h) it accepts, e.g. {"json"}.
+  std::vector<absl::string_view> shared_flags = {};
   // Runs with the positional arguments after the subcommand's name (flags
   // already parsed, logging set up) and returns the exit status.
   int (*run)(const std::vector<std::string>& args);

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/pipeline/dead_letter.h"
 #include "prometheus/text_serializer.h"
 
 namespace tailor {
@@ -16,17 +17,23 @@ std::string Scrape(PersonalizerMetrics& metrics) {
 }
 
 TEST(DeadLetterErrorClassTest, Classes) {
-  EXPECT_EQ(DeadLetterErrorClass("undecodable protobuf"), "undecodable");
-  EXPECT_EQ(DeadLetterErrorClass("message key does not match customer_id"),
-            "key_mismatch");
-  EXPECT_EQ(DeadLetterErrorClass("missing event_time_ms"), "event_time");
-  EXPECT_EQ(DeadLetterErrorClass("event_time_ms 5 is before the minimum 9"),
+  EXPECT_EQ(pipeline::DeadLetterErrorClass("undecodable protobuf"),
+            "undecodable");
+  EXPECT_EQ(
+      pipeline::DeadLetterErrorClass("message key does not match customer_id"),
+      "key_mismatch");
+  EXPECT_EQ(pipeline::DeadLetterErrorClass("missing event_time_ms"),
             "event_time");
-  EXPECT_EQ(DeadLetterErrorClass("missing customer_id"), "missing_field");
-  EXPECT_EQ(DeadLetterErrorClass("search.results must be >= 0"),
+  EXPECT_EQ(
+      pipeline::DeadLetterErrorClass("event_time_ms 5 is before the minimum 9"),
+      "event_time");
+  EXPECT_EQ(pipeline::DeadLetterErrorClass("missing customer_id"),
+            "missing_field");
+  EXPECT_EQ(pipeline::DeadLetterErrorClass("search.results must be >= 0"),
             "invalid_value");
-  EXPECT_EQ(DeadLetterErrorClass("misrouted: key hashes to partition 3"),
-            "misrouted");
+  EXPECT_EQ(
+      pipeline::DeadLetterErrorClass("misrouted: key hashes to partition 3"),
+      "misrouted");
 }
 
 TEST(PersonalizerMetricsTest, OutcomesByCampaignVariantActionBoundedByRules) {

@@ -241,6 +241,54 @@ TEST_F(ProfileStoreTest, ReopenKeepsData) {
   EXPECT_THAT(*store_->GetOffset("orders", 1), Optional(777));
 }
 
+// A secondary instance reads the state while its owner has it open (flushed
+// and WAL-only data alike), sees later writes only when opened again, and
+// refuses to write.
+TEST_F(ProfileStoreTest, SecondaryReadsBesideTheOwnerAndNeverWrites) {
+  OpenStore();
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(2, "flushed", "v1");
+  batch.PutOffset("clickstream", 2, 40);
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  batch.PutProfile(2, "wal-only", "v2");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+
+  StoreOptions options = Options();
+  options.secondary_path = dir_ + "/secondary";
+  auto secondary = ProfileStore::Open(options);
+  ASSERT_TRUE(secondary.ok()) << secondary.status();
+  std::string value;
+  ASSERT_TRUE(*(*secondary)->GetProfile(2, "flushed", &value));
+  EXPECT_EQ(value, "v1");
+  ASSERT_TRUE(*(*secondary)->GetProfile(2, "wal-only", &value));
+  EXPECT_EQ(value, "v2");
+  EXPECT_THAT(*(*secondary)->GetOffset("clickstream", 2), Optional(40));
+
+  batch.PutProfile(2, "later", "v3");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  EXPECT_FALSE(*(*secondary)->GetProfile(2, "later", &value));
+  ProfileStore::Batch refused = (*secondary)->NewBatch();
+  refused.PutProfile(2, "flushed", "overwritten");
+  EXPECT_FALSE((*secondary)->Commit(&refused).ok());
+  ASSERT_TRUE((*secondary)->Close().ok());
+
+  auto again = ProfileStore::Open(options);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(*(*again)->GetProfile(2, "later", &value));
+  EXPECT_EQ(value, "v3");
+  EXPECT_THAT(Profile(2, "flushed"), Optional(std::string("v1")));
+}
+
+TEST_F(ProfileStoreTest, SecondaryOfAMissingStateIsNotFound) {
+  StoreOptions options = Options();
+  options.path = dir_ + "/none";
+  options.secondary_path = dir_ + "/secondary";
+  EXPECT_EQ(ProfileStore::Open(options).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(options.path));
+}
+
 TEST_F(ProfileStoreTest, WalLessCommitSurvivesReopenAfterFlush) {
   OpenStore();
   ProfileStore::Batch batch = store_->NewBatch();
