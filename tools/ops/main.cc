@@ -27,6 +27,7 @@ namespace {
 
 constexpr absl::string_view kCommonFlagsFile = "tools/ops/common.cc";
 constexpr absl::string_view kLoggingFlagsFile = "libs/base/cli.cc";
+constexpr absl::string_view kSharedFlagsFile = "tools/ops/shared_flags.cc";
 
 void PrintOverview(std::FILE* out) {
   std::fprintf(out,
@@ -47,12 +48,16 @@ bool FromFile(const absl::CommandLineFlag& flag, absl::string_view file) {
   return absl::EndsWith(flag.Filename(), file);
 }
 
-// Whether `flag` belongs to `sub` (its own file, the shared or the logging
-// flags).
+// Whether `flag` belongs to `sub` (its own file, the common, the logging
+// flags, or the shared flags it names).
 bool Accepts(const Subcommand& sub, const absl::CommandLineFlag& flag) {
   absl::string_view own = sub.flags_file;
   const size_t tools = own.rfind("tools/ops/");
   if (tools != absl::string_view::npos) own = own.substr(tools);
+  if (FromFile(flag, kSharedFlagsFile)) {
+    return std::find(sub.shared_flags.begin(), sub.shared_flags.end(),
+                     flag.Name()) != sub.shared_flags.end();
+  }
   return FromFile(flag, own) || FromFile(flag, kCommonFlagsFile) ||
          FromFile(flag, kLoggingFlagsFile);
 }

@@ -36,6 +36,9 @@ struct Subcommand {
   // Runs with the positional arguments after the subcommand's name (flags
   // already parsed, logging set up) and returns the exit status.
   int (*run)(const std::vector<std::string>& args);
+  // Flags of shared_flags.cc it takes too (flags several subcommands have,
+  // such as --from and --to: a flag name is defined once per program).
+  std::vector<absl::string_view> shared_flags = {};
 };
 
 bool RegisterSubcommand(const Subcommand& subcommand);

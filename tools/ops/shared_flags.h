@@ -1,0 +1,35 @@
+// File: shared_flags.h
+// Flags that several subcommands take. A flag name is defined once per
+// program, so these live here; a subcommand takes the ones it lists in
+// Subcommand::shared_flags (main.cc refuses the others).
+#ifndef TAILOR_TOOLS_OPS_SHARED_FLAGS_H_
+#define TAILOR_TOOLS_OPS_SHARED_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "tools/ops/topic_range.h"
+
+ABSL_DECLARE_FLAG(std::string, from);
+ABSL_DECLARE_FLAG(std::string, to);
+ABSL_DECLARE_FLAG(std::string, partitions);
+ABSL_DECLARE_FLAG(std::vector<std::string>, topics);
+ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(bool, dry_run);
+ABSL_DECLARE_FLAG(std::string, rules);
+ABSL_DECLARE_FLAG(std::string, state_dir);
+ABSL_DECLARE_FLAG(int32_t, sample);
+ABSL_DECLARE_FLAG(bool, json);
+
+namespace tailor::ops {
+
+// The range --from, --to and --partitions say, over `topics`. Errors name
+// the flag (InvalidArgument: a usage error).
+absl::StatusOr<TopicRange> RangeFromFlags(std::vector<std::string> topics);
+
+}  // namespace tailor::ops
+
+#endif  // TAILOR_TOOLS_OPS_SHARED_FLAGS_H_
