@@ -301,9 +301,7 @@ int RunDiff(const std::vector<std::string>& args) {
   if (with_topics) {
     absl::Status s = ReadTopics(config, topics, send_only, b);
     if (!s.ok()) {
-      return Fail(s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
-                                                                 : kExitRuntime,
-                  s);
+      return Fail(s);
     }
   }
   const Report report = Compare(a, b);

@@ -8,7 +8,6 @@
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/json_util.h"
 #include "librdkafka/rdkafka.h"
-#include "tools/ops/decision_file.h"
 
 namespace tailor::ops {
 
@@ -32,14 +31,16 @@ tailor::v1::EventRecord ToEventRecord(const kafka::Record& record) {
     out.set_null_value(true);
   } else {
     const absl::string_view value = record.value();
-    // `event` only when its JSON comes back as the same bytes (no unknown
-    // fields, canonical encoding).
+    // `event` only when it stands for exactly these bytes: its JSON keeps
+    // every known field, so it must hold no unknown ones and encode back to
+    // the same bytes.
     tailor::v1::Event event;
-    tailor::v1::Event again;
     if (event.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-        google::protobuf::util::JsonStringToMessage(ToJsonLine(event), &again)
-            .ok() &&
-        again.SerializeAsString() == value) {
+        [&] {
+          tailor::v1::Event known = event;
+          known.DiscardUnknownFields();
+          return known.SerializeAsString() == value;
+        }()) {
       *out.mutable_event() = std::move(event);
     } else {
       out.set_value(std::string(value));

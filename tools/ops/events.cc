@@ -74,10 +74,7 @@ int Export(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<PartitionSpan>> spans =
       ResolveRange(**reader, *range);
   if (!spans.ok()) {
-    return Fail(spans.status().code() == absl::StatusCode::kInvalidArgument
-                    ? kExitUsage
-                    : kExitRuntime,
-                spans.status());
+    return Fail(spans.status());
   }
   int64_t exported = 0;
   absl::Status status;

@@ -16,6 +16,12 @@ absl::Status CheckGroupEmpty(kafka::Consumer& client,
   const rd_kafka_group_list* raw = nullptr;
   const rd_kafka_resp_err_t err =
       rd_kafka_list_groups(client.raw(), group.c_str(), &raw, kTimeoutMs);
+  if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cannot tell whether consumer group ", group,
+        " has active members: the broker cannot describe groups (the "
+        "embedded devbroker cannot)"));
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat(
         "cannot describe consumer group ", group, ": ", rd_kafka_err2str(err)));

@@ -16,7 +16,9 @@
 namespace tailor::ops {
 
 // FailedPrecondition naming the group and its members when `group` has
-// any (a running personalizer); OK when it is empty or unknown.
+// any (a running personalizer); OK when it is empty or unknown;
+// Unimplemented when the broker cannot describe groups (librdkafka's mock
+// cluster cannot).
 absl::Status CheckGroupEmpty(kafka::Consumer& client, const std::string& group);
 
 // The committed offsets of `partitions` in `group` (offset -1 when the

@@ -32,6 +32,9 @@
 ABSL_FLAG(bool, execute, false,
           "Publish the changed profiles, tombstones and checkpoints to the "
           "changelog (the default is a dry run).");
+ABSL_FLAG(bool, assume_stopped, false,
+          "With a broker that cannot describe consumer groups (the embedded "
+          "devbroker): every personalizer of the group has been stopped.");
 
 namespace tailor::ops {
 namespace {
@@ -183,6 +186,23 @@ absl::Status Publish(const OpsConfig& config,
   return producer->Flush(absl::Minutes(2));
 }
 
+// Refuses while the group has members. When the broker cannot say, a dry
+// run goes on with a warning and --execute needs --assume_stopped.
+absl::Status CheckStopped(kafka::Consumer& client, const std::string& group,
+                          bool execute) {
+  absl::Status status = CheckGroupEmpty(client, group);
+  if (!absl::IsUnimplemented(status)) return status;
+  if (!execute) {
+    std::fprintf(stderr, "%s: warning: %s\n", ProgramName().c_str(),
+                 std::string(status.message()).c_str());
+    return absl::OkStatus();
+  }
+  if (absl::GetFlag(FLAGS_assume_stopped)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(status.message(), "; stop every personalizer of the group ",
+                   "and say so with --assume_stopped"));
+}
+
 void PrintReport(const std::vector<PartitionPlan>& plans, bool json,
                  bool executed) {
   int64_t unchanged = 0, changed = 0, added = 0, tombstones = 0;
@@ -264,16 +284,13 @@ int RunRebuild(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<ScratchState>> scratch =
       ScratchState::Create(absl::GetFlag(FLAGS_state_dir), "state_dir");
   if (!scratch.ok()) {
-    return Fail(scratch.status().code() == absl::StatusCode::kInvalidArgument
-                    ? kExitUsage
-                    : kExitRuntime,
-                scratch.status());
+    return Fail(scratch.status());
   }
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> reader =
       MakeReader(config->kafka);
   if (!reader.ok()) return Fail(kExitRuntime, reader.status());
   const std::string& group = config->service.group_id();
-  if (absl::Status s = CheckGroupEmpty(**reader, group); !s.ok()) {
+  if (absl::Status s = CheckStopped(**reader, group, execute); !s.ok()) {
     return Fail(kExitRuntime, s);
   }
 
@@ -340,7 +357,7 @@ int RunRebuild(const std::vector<std::string>& args) {
   if (!status.ok()) return Fail(kExitRuntime, status);
   if (execute) {
     // A personalizer started meanwhile would not see the migration.
-    if (absl::Status s = CheckGroupEmpty(**reader, group); !s.ok()) {
+    if (absl::Status s = CheckStopped(**reader, group, execute); !s.ok()) {
       return Fail(kExitRuntime, s);
     }
     if (absl::Status s = Publish(*config, plans); !s.ok()) {

@@ -271,13 +271,11 @@ int RunReprocess(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<ScratchState>> scratch =
       ScratchState::Create(absl::GetFlag(FLAGS_state_dir), "state_dir");
   if (!scratch.ok()) {
-    return Fail(scratch.status().code() == absl::StatusCode::kInvalidArgument
-                    ? kExitUsage
-                    : kExitRuntime,
-                scratch.status());
+    return Fail(scratch.status());
   }
 
-  // Resolve the input.
+  // The rate counts reading the input too (topics or file).
+  const absl::Time start = absl::Now();
   Input input;
   std::unique_ptr<kafka::Consumer> reader;
   if (from_topics) {
@@ -300,20 +298,16 @@ int RunReprocess(const std::vector<std::string>& args) {
     absl::StatusOr<std::vector<PartitionSpan>> spans =
         ResolveRange(*reader, *range);
     if (!spans.ok()) {
-      return Fail(spans.status().code() == absl::StatusCode::kInvalidArgument
-                      ? kExitUsage
-                      : kExitRuntime,
-                  spans.status());
+      return Fail(spans.status());
     }
     input.spans = *std::move(spans);
     for (const PartitionSpan& s : input.spans) input.records += s.to - s.from;
   } else {
     absl::StatusOr<Input> read = ReadFileInput(*config, events_file);
     if (!read.ok()) {
-      return Fail(read.status().code() == absl::StatusCode::kInvalidArgument
-                      ? kExitUsage
-                      : kExitRuntime,
-                  absl::StrCat("--events_file: ", read.status().message()));
+      return Fail(absl::Status(
+          read.status().code(),
+          absl::StrCat("--events_file: ", read.status().message())));
     }
     input = *std::move(read);
   }
@@ -356,7 +350,6 @@ int RunReprocess(const std::vector<std::string>& args) {
   Replay replay(
       *store, rules->engine, options,
       [&](const pipeline::OutputRecord& out) { return Emit(outputs, out); });
-  const absl::Time start = absl::Now();
   absl::Status status;
   {
     Progress progress("reprocess", input.records);

@@ -96,6 +96,10 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeReader(
   reader.emplace_back("group.id", "tailor-ops.reader");  // never joined
   reader.emplace_back("enable.partition.eof", "true");
   reader.emplace_back("isolation.level", "read_committed");
+  // A bounded read must not wait out a 500 ms fetch long-poll at every
+  // partition end.
+  reader.emplace_back("fetch.wait.max.ms", "5");
+  reader.emplace_back("fetch.max.bytes", "52428800");
   return kafka::Consumer::Create(reader, nullptr);
 }
 
