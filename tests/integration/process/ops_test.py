@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import PDEATHSIG, shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DECISION_TOPICS, INPUT_TOPICS, ProcessTestCase, records_taken)
+    DECISION_TOPICS, INPUT_TOPICS, SHORT_SESSION, ProcessTestCase,
+    records_taken)
 
 OPS = None  # The tailor-ops binary (--ops), set in main().
 decision_pb2 = None  # tailor.v1 modules, imported in main().
@@ -100,6 +101,8 @@ class OpsCase(ProcessTestCase):
     return os.path.join(self.workdir, name)
 
   def load(self, count, *flags):
+    """loadgen's shop (3000 customers, hours of shop time in a second) put
+    on the broker as fast as it goes; later flags override."""
     return self.run_loadgen(f"--count={count}", "--rate=0",
                             "--customers=3000", "--time_scale=50000",
                             f"--start_ms={shop_start_ms()}", *flags)
@@ -107,15 +110,37 @@ class OpsCase(ProcessTestCase):
 
 class ReprocessTest(OpsCase):
 
+  def decisions_on_topics(self):
+    return by_id(m.value()
+                 for msgs in self.read_topics(DECISION_TOPICS).values()
+                 for m in msgs)
+
+  def assert_same_decisions(self, live, reprocessed):
+    """Every decision the topics carried, with the same bytes; and no SEND
+    that the topics should have carried but did not."""
+    self.assertGreater(len(live), 100, "too few decisions to compare")
+    for decision_id, value in live.items():
+      self.assertIn(decision_id, reprocessed)
+      self.assertEqual(reprocessed[decision_id], value, decision_id)
+    sent = {d for d, v in reprocessed.items()
+            if decision_pb2.Decision.FromString(v).action ==
+            decision_pb2.DECISION_ACTION_SEND}
+    self.assertEqual(sent - set(live), set())
+
   def test_reprocess_gives_the_live_decisions(self):
-    self.start_broker(partitions=4)
-    load = self.load(60000)
-    total = load["produced"]
+    self.start_broker(partitions=8)
+    # Yesterday's shop (less than a day of shop time even if loadgen is
+    # slow), then, below, more of today's: the second part comes after the
+    # first in event time.
+    day_ms = 24 * 3600 * 1000
+    total = self.load(120000, "--time_scale=20000",
+                      f"--start_ms={shop_start_ms() - day_ms}")["produced"]
+    state = self.path("state")
 
     # Live: everything is on the broker before the personalizer starts.
     # Its rate: records taken between the first sample that shows progress
     # and the end, over the time between (startup and group join excluded).
-    personalizer = self.start_personalizer()
+    personalizer = self.start_personalizer(SHORT_SESSION)
     first = self.wait_until(
         lambda: ((time.monotonic(), taken) if
                  (taken := records_taken(personalizer.port)) > 0 else None),
@@ -127,32 +152,23 @@ class ReprocessTest(OpsCase):
     # embedded broker, which cannot describe groups, unless told that the
     # personalizers are stopped).
     refused = self.ops("rebuild", "--execute", expect=None)
+    self.assertEqual(refused.returncode, 3, refused.stderr)
+    self.assertIn("tailor-test", refused.stderr)
+    self.assertIn("active members", refused.stderr)
     self.stop_personalizer(personalizer)
+    live = self.decisions_on_topics()
 
-    live = by_id(m.value()
-                 for msgs in self.read_topics(DECISION_TOPICS).values()
-                 for m in msgs)
-    self.assertGreater(len(live), 100, "too few decisions to compare")
-
-    runs = []
-    for n in (1, 2):
-      p = self.ops("reprocess", f"--out={self.path(f'r{n}.pb')}",
-                   "--format=delimited")
-      runs.append(p.stdout)
+    # The same range from an empty state: the same decisions, the same
+    # bytes twice; diff against the topics finds nothing.
+    runs = [
+        self.ops("reprocess", f"--out={self.path(f'r{n}.pb')}",
+                 "--format=delimited").stdout for n in (1, 2)
+    ]
     with open(self.path("r1.pb"), "rb") as f1, open(self.path("r2.pb"),
                                                     "rb") as f2:
-      self.assertEqual(f1.read(), f2.read(), "two runs, different bytes")
-    reprocessed = by_id(read_delimited(self.path("r1.pb")))
-    # Every decision the topics carried, the same bytes; and the reprocess
-    # made no decision the topics should have carried but did not.
-    for decision_id, value in live.items():
-      self.assertIn(decision_id, reprocessed)
-      self.assertEqual(reprocessed[decision_id], value, decision_id)
-    carried = {d for d, v in reprocessed.items()
-               if decision_pb2.Decision.FromString(v).action ==
-               decision_pb2.DECISION_ACTION_SEND}
-    self.assertEqual(carried - set(live), set())
-
+      r1 = f1.read()
+      self.assertEqual(r1, f2.read(), "two runs, different bytes")
+    self.assert_same_decisions(live, by_id(read_delimited(self.path("r1.pb"))))
     diff = self.ops("diff", self.path("r1.pb"))
     self.assertIn("only in A: 0   only in B: 0   changed: 0", diff.stdout)
 
@@ -162,20 +178,45 @@ class ReprocessTest(OpsCase):
              f"--out={self.path('from-file.pb')}", "--format=delimited",
              kafka=False)
     with open(self.path("from-file.pb"), "rb") as f:
-      from_file = f.read()
-    with open(self.path("r1.pb"), "rb") as f:
-      self.assertEqual(from_file, f.read())
+      self.assertEqual(f.read(), r1)
 
-    # The same fold rebuilds the same profiles: nothing to publish.
-    self.assertEqual(refused.returncode, 3, refused.stderr)
-    self.assertIn("tailor-test", refused.stderr)
-    self.assertIn("active members", refused.stderr)
-    rebuild = self.ops("rebuild", "--json")
-    report = json.loads(rebuild.stdout)
+    # More input, today. From a copy of the live state, as the personalizer
+    # left it, reprocess gives what the personalizer then gives for the new
+    # input (caps, cooldowns, timers carried over).
+    listing = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                     for e in os.scandir(state))
+    more = self.load(30000, "--seed=2")
+    self.ops("reprocess", f"--from_state={state}", "--from=state",
+             f"--out={self.path('more.pb')}", "--format=delimited")
+    self.assertEqual(
+        sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+               for e in os.scandir(state)), listing,
+        "--from_state wrote to the live state")
+    personalizer = self.start_personalizer(SHORT_SESSION)
+    self.wait_processed(personalizer, more["produced"])
+    # Written: the group's offsets follow the written state.
+    self.wait_until(
+        lambda: self.committed_records("tailor-test") >= total +
+        more["produced"], "the group to commit every record",
+        alive=[personalizer])
+    # A copy taken beside the running personalizer (which holds the lock)
+    # stands where it does: nothing left to reprocess.
+    beside = self.ops("reprocess", f"--from_state={state}", "--from=state",
+                      f"--out={self.path('none.pb')}")
+    self.assertIn("reprocess: events=0 ", beside.stdout)
+    self.stop_personalizer(personalizer)
+    later = {d: v for d, v in self.decisions_on_topics().items()
+             if d not in live}
+    self.assert_same_decisions(later,
+                               by_id(read_delimited(self.path("more.pb"))))
+
+    # The same fold rebuilds the same profiles: nothing to publish but each
+    # partition's checkpoint.
+    report = json.loads(self.ops("rebuild", "--json").stdout)
     self.assertEqual((report["changed"], report["new"], report["tombstones"]),
                      (0, 0, 0), report)
     self.assertGreater(report["unchanged"], 1000, report)
-    # Nothing changed: --execute publishes each partition's checkpoint only.
+
     def changelog():
       msgs = self.read_topics(["tailor.profiles.changelog"])[
           "tailor.profiles.changelog"]
@@ -183,7 +224,7 @@ class ReprocessTest(OpsCase):
 
     records, checkpoints = changelog()
     self.ops("rebuild", "--execute", "--assume_stopped")
-    self.assertEqual(changelog(), (records + 4, checkpoints + 4))
+    self.assertEqual(changelog(), (records + 8, checkpoints + 8))
 
     rate = int(REPROCESS_LINE.search(runs[0]).group(1))
     sys.stderr.write(
