@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -99,6 +100,18 @@ std::string Facts(const Decision& d) {
   for (const auto& f : d.facts())
     out.push_back(absl::StrCat(f.name(), "=", f.value()));
   return absl::StrJoin(out, ",");
+}
+
+// What differs between two versions of a decision, one line per field
+// ("modified: coupon.percent_off: 15 -> 20").
+std::string Differences(const Decision& a, const Decision& b) {
+  std::string out;
+  {
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesToString(&out);
+    differ.Compare(a, b);
+  }  // the report is complete once the differencer is gone
+  return out;
 }
 
 google::protobuf::Value JsonValue(const google::protobuf::Message& m) {
@@ -210,6 +223,13 @@ void PrintTable(const Side& a, const Side& b, const Report& r, size_t n) {
       row("reasons", d, +reasons);
       row("facts", d, &Facts);
     }
+    if (da != nullptr && db != nullptr) {
+      std::printf("  A -> B:\n");
+      for (absl::string_view line :
+           absl::StrSplit(Differences(*da, *db), '\n', absl::SkipEmpty())) {
+        std::printf("    %.*s\n", static_cast<int>(line.size()), line.data());
+      }
+    }
   }
 }
 
@@ -242,10 +262,17 @@ void PrintJson(const Side& a, const Side& b, const Report& r, size_t n) {
   for (const std::string& id : Sample(r, n)) {
     auto& row = *sample->add_values()->mutable_struct_value()->mutable_fields();
     row["decision_id"].set_string_value(id);
-    if (const Decision* d = Find(a, id))
-      *row["a"].mutable_struct_value() = JsonValue(*d).struct_value();
-    if (const Decision* d = Find(b, id))
-      *row["b"].mutable_struct_value() = JsonValue(*d).struct_value();
+    const Decision* da = Find(a, id);
+    const Decision* db = Find(b, id);
+    if (da != nullptr) {
+      *row["a"].mutable_struct_value() = JsonValue(*da).struct_value();
+    }
+    if (db != nullptr) {
+      *row["b"].mutable_struct_value() = JsonValue(*db).struct_value();
+    }
+    if (da != nullptr && db != nullptr) {
+      row["differences"].set_string_value(Differences(*da, *db));
+    }
   }
   std::printf("%s\n", ToJsonLine(out).c_str());
 }

@@ -45,6 +45,7 @@ from tailor_process_case import (  # noqa: E402
 
 OPS = None  # The tailor-ops binary (--ops), set in main().
 decision_pb2 = None  # tailor.v1 modules, imported in main().
+profile_pb2 = None
 
 OPS_TIMEOUT_S = 120
 REPROCESS_LINE = re.compile(r"^reprocess: .*events_per_s=(\d+)", re.M)
@@ -226,6 +227,42 @@ class ReprocessTest(OpsCase):
     self.ops("rebuild", "--execute", "--assume_stopped")
     self.assertEqual(changelog(), (records + 8, checkpoints + 8))
 
+    # A profile on the changelog that the input does not give (as after a
+    # change of the fold): the dry run names it, --execute publishes the
+    # rebuilt one, and then nothing is left to change.
+    latest = {}
+    for m in self.read_topics(["tailor.profiles.changelog"])[
+        "tailor.profiles.changelog"]:
+      latest[m.key()] = m
+    key, m = next((k, m) for k, m in sorted(latest.items())
+                  if not k.startswith(b"\0") and m.value())
+    stale = profile_pb2.CustomerProfile.FromString(m.value())
+    stale.ClearField("pending_timers")
+    stale.ClearField("campaigns")
+    stale.ClearField("channel_stats")
+    producer = tailor_process_case.kafka.Producer(
+        {"bootstrap.servers": self.bootstrap})
+    producer.produce("tailor.profiles.changelog", key=key,
+                     value=stale.SerializeToString(), partition=m.partition())
+    self.assertEqual(producer.flush(30), 0)
+    report = json.loads(self.ops("rebuild", "--json").stdout)
+    self.assertEqual((report["changed"], report["new"], report["tombstones"]),
+                     (1, 0, 0), report)
+    self.assertEqual(report["sample"][0]["customer_id"], key.decode())
+    self.ops("rebuild", "--execute", "--assume_stopped")
+    republished = [
+        x for x in self.read_topics(["tailor.profiles.changelog"])[
+            "tailor.profiles.changelog"] if x.key() == key
+    ][-1]
+    self.assertEqual(republished.value(), m.value())
+    report = json.loads(self.ops("rebuild", "--json").stdout)
+    self.assertEqual(report["changed"], 0, report)
+    # The personalizer restores the published tail at its next start.
+    personalizer = self.start_personalizer(SHORT_SESSION)
+    self.wait_ready(personalizer)
+    self.assertIn("restoring partition", personalizer.stderr())
+    self.stop_personalizer(personalizer)
+
     rate = int(REPROCESS_LINE.search(runs[0]).group(1))
     sys.stderr.write(
         f"\nreprocess: {rate} events/s; live pipeline: {live_rate:.0f} "
@@ -248,8 +285,15 @@ class DiffTest(OpsCase):
       f.write(rules.replace(old, "      - {name: B, weight: 50, "
                             "percent_off: 20}"))
     self.ops("reprocess", f"--rules={example}", f"--out={self.path('a.ndjson')}")
+    # Also to prefixed topics, only when asked; diff reads them back.
     self.ops("reprocess", f"--rules={changed_rules}",
-             f"--out={self.path('b.ndjson')}")
+             f"--out={self.path('b.ndjson')}", "--to_topics=whatif.")
+    whatif = [f"whatif.{t}" for t in DECISION_TOPICS]
+    self.ops("diff", self.path("b.ndjson"), "--actions=all",
+             f"--topics={','.join(whatif)}")
+    self.assertEqual(
+        sum(len(v) for v in self.read_topics(DECISION_TOPICS).values()), 0,
+        "reprocess wrote to the live decision topics")
 
     same = self.ops("diff", self.path("a.ndjson"), self.path("a.ndjson"),
                     "--json", kafka=False)
@@ -351,7 +395,7 @@ class BadArgumentsTest(OpsCase):
 
 
 def main():
-  global OPS, ARGS, decision_pb2
+  global OPS, ARGS, decision_pb2, profile_pb2
   argv = [a for a in sys.argv if not a.startswith("--ops=")]
   ops = [a for a in sys.argv if a.startswith("--ops=")]
   if not ops:
@@ -361,8 +405,8 @@ def main():
   argv = tailor_process_case.parse_command_line(__doc__.splitlines()[0])
   ARGS = tailor_process_case.ARGS
   # pylint: disable=import-outside-toplevel
-  from tailor.v1 import decision_pb2 as generated
-  decision_pb2 = generated
+  from tailor.v1 import decision_pb2 as decisions, profile_pb2 as profiles
+  decision_pb2, profile_pb2 = decisions, profiles
   unittest.main(argv=argv, verbosity=2)
 
 
