@@ -10,13 +10,20 @@ personalizer (--time_source=event) and tailor-ops, checked from outside
                   exactly the decisions the personalizer produced (byte for
                   byte, and `diff` against the topics exits 0); two runs give
                   the same bytes; an exported events file gives the same
-                  decisions as the topics; `rebuild` finds nothing to change
-                  and refuses while the personalizer runs. Prints the
+                  decisions as the topics. More input: `reprocess
+                  --from_state=<live state> --from=state` gives what the
+                  restarted personalizer gives for it, and leaves the live
+                  state untouched; a copy taken beside the running
+                  personalizer works. `rebuild` refuses while the
+                  personalizer runs, then finds nothing to change;
+                  a stale profile put on the changelog is republished by
+                  `--execute` and the personalizer restores it. Prints the
                   reprocess rate and the live pipeline's rate on the same
                   input, and their ratio.
   DiffTest        one injected rule change (variant B of first_order: 15% ->
                   20%): `diff` reports exactly the decisions it changes and
-                  nothing else; exit 1, and 0 for a file against itself.
+                  nothing else; exit 1, and 0 for a file against itself;
+                  `--to_topics` writes prefixed topics only.
   EventsTest      `events export` then `events import --topic_prefix` copies
                   every record (undecodable ones too) byte for byte:
                   partition, key, value, headers, timestamp.
