@@ -273,19 +273,11 @@ int RunRebuild(const std::vector<std::string>& args) {
   absl::StatusOr<OpsConfig> config = LoadOpsConfig(/*needs_kafka=*/true);
   if (!config.ok()) return Fail(kExitUsage, config.status());
   const tailor::v1::TopicsConfig& topics = config->service.topics();
-  const std::string rules_path = absl::GetFlag(FLAGS_rules).empty()
-                                     ? config->service.rules_file()
-                                     : absl::GetFlag(FLAGS_rules);
-  absl::StatusOr<pipeline::LoadedRules> rules = pipeline::LoadRules(rules_path);
-  if (!rules.ok()) {
-    return Fail(kExitUsage,
-                absl::StrCat("--rules: ", rules.status().message()));
-  }
+  absl::StatusOr<pipeline::LoadedRules> rules = RulesFromFlags(config->service);
+  if (!rules.ok()) return Fail(rules.status());
   absl::StatusOr<std::unique_ptr<ScratchState>> scratch =
       ScratchState::Create(absl::GetFlag(FLAGS_state_dir), "state_dir");
-  if (!scratch.ok()) {
-    return Fail(scratch.status());
-  }
+  if (!scratch.ok()) return Fail(scratch.status());
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> reader =
       MakeReader(config->kafka);
   if (!reader.ok()) return Fail(kExitRuntime, reader.status());

@@ -252,14 +252,8 @@ int RunReprocess(const std::vector<std::string>& args) {
       }
     }
   }
-  const std::string rules_path = absl::GetFlag(FLAGS_rules).empty()
-                                     ? config->service.rules_file()
-                                     : absl::GetFlag(FLAGS_rules);
-  absl::StatusOr<pipeline::LoadedRules> rules = pipeline::LoadRules(rules_path);
-  if (!rules.ok()) {
-    return Fail(kExitUsage,
-                absl::StrCat("--rules: ", rules.status().message()));
-  }
+  absl::StatusOr<pipeline::LoadedRules> rules = RulesFromFlags(config->service);
+  if (!rules.ok()) return Fail(rules.status());
   const absl::Time now = absl::Now();
   range->topics = {topics.clickstream(), topics.orders(), topics.privacy()};
   if (!from_state.empty() &&
@@ -270,9 +264,7 @@ int RunReprocess(const std::vector<std::string>& args) {
   }
   absl::StatusOr<std::unique_ptr<ScratchState>> scratch =
       ScratchState::Create(absl::GetFlag(FLAGS_state_dir), "state_dir");
-  if (!scratch.ok()) {
-    return Fail(scratch.status());
-  }
+  if (!scratch.ok()) return Fail(scratch.status());
 
   // The rate counts reading the input too (topics or file).
   const absl::Time start = absl::Now();

@@ -54,4 +54,16 @@ absl::StatusOr<TopicRange> RangeFromFlags(std::vector<std::string> topics) {
   return range;
 }
 
+absl::StatusOr<pipeline::LoadedRules> RulesFromFlags(
+    const tailor::v1::ServiceConfig& config) {
+  const std::string flag = absl::GetFlag(FLAGS_rules);
+  absl::StatusOr<pipeline::LoadedRules> rules =
+      pipeline::LoadRules(flag.empty() ? config.rules_file() : flag);
+  if (!rules.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rules: ", rules.status().message()));
+  }
+  return rules;
+}
+
 }  // namespace tailor::ops

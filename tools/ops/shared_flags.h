@@ -11,6 +11,8 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "libs/pipeline/rules_file.h"
+#include "tailor/v1/config.pb.h"
 #include "tools/ops/topic_range.h"
 
 ABSL_DECLARE_FLAG(std::string, from);
@@ -29,6 +31,11 @@ namespace tailor::ops {
 // The range --from, --to and --partitions say, over `topics`. Errors name
 // the flag (InvalidArgument: a usage error).
 absl::StatusOr<TopicRange> RangeFromFlags(std::vector<std::string> topics);
+
+// The rules --rules names, else the config's rules_file, else the built-in
+// rules. Errors name --rules and the file (InvalidArgument).
+absl::StatusOr<pipeline::LoadedRules> RulesFromFlags(
+    const tailor::v1::ServiceConfig& config);
 
 }  // namespace tailor::ops
 
