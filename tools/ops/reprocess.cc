@@ -243,15 +243,7 @@ int RunReprocess(const std::vector<std::string>& args) {
       LoadOpsConfig(/*needs_kafka=*/from_topics || !prefix.empty());
   if (!config.ok()) return Fail(kExitUsage, config.status());
   const tailor::v1::TopicsConfig& topics = config->service.topics();
-  if (!prefix.empty()) {
-    for (const std::string* live :
-         {&topics.coupons(), &topics.push(), &topics.cart_reminders(),
-          &topics.dead_letter()}) {
-      if (absl::StrCat(prefix, *live) == *live) {
-        return Fail(kExitUsage, "--to_topics: the prefix must not be empty");
-      }
-    }
-  }
+
   absl::StatusOr<pipeline::LoadedRules> rules = RulesFromFlags(config->service);
   if (!rules.ok()) return Fail(rules.status());
   const absl::Time now = absl::Now();
