@@ -227,6 +227,13 @@ int RunReprocess(const std::vector<std::string>& args) {
       ParseDecisionFormat(absl::GetFlag(FLAGS_format), "format");
   if (!format.ok()) return Fail(kExitUsage, format.status());
   const bool from_topics = events_file.empty();
+  if (!from_topics && (absl::GetFlag(FLAGS_from) != "earliest" ||
+                       absl::GetFlag(FLAGS_to) != "latest" ||
+                       !absl::GetFlag(FLAGS_partitions).empty())) {
+    return Fail(kExitUsage,
+                "--from, --to and --partitions select from the topics; with "
+                "--events_file the whole file is replayed");
+  }
   const std::string from_state = absl::GetFlag(FLAGS_from_state);
   // --from=state: where the copied state stands, per partition.
   const bool from_stored = absl::GetFlag(FLAGS_from) == kFromState;

@@ -384,6 +384,8 @@ class BadArgumentsTest(OpsCase):
         (["reprocess", "--out=x", "--events_file=e", f"--state_dir={nonempty}"],
          "--state_dir"),
         (["reprocess", "--out=x", "--no_such_flag=1"], "--no_such_flag"),
+        (["reprocess", "--out=x", "--events_file=e", "--partitions=1"],
+         "--events_file"),
         (["reprocess", "--out=x", "--sample=3"], "--sample"),
         (["diff"], "decision file"),
         (["diff", "missing-a.ndjson", "missing-b.ndjson"], "missing-a.ndjson"),
