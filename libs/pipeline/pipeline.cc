@@ -250,14 +250,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
                       .wall_clock_grace_ms = cfg.wall_clock_grace_ms(),
                       .max_stream_time_lead_ms = cfg.max_stream_time_lead_ms()};
 
-  ProcessorOptions processor_options;
-  processor_options.topics = cfg.topics();
-  processor_options.partition_count = partition_count;
-  processor_options.misrouted_events = cfg.misrouted_events();
-  processor_options.limits.min_event_time_ms = cfg.min_event_time_ms();
-  processor_options.limits.max_future_skew_ms =
-      cfg.max_event_skew_hours() * 3600 * 1000;
-  processor_options.profile_cache_entries = cfg.profile_cache_entries();
+  ProcessorOptions processor_options =
+      ProcessorOptionsFor(cfg, partition_count);
   processor_options.on_decision = p->options_.on_decision;
   processor_options.on_outcome = p->options_.on_outcome;
   TAILOR_RETURN_IF_ERROR(SetPrivacyOptions(cfg, &processor_options));

@@ -27,6 +27,19 @@ using tailor::v1::EventTopic;
 
 }  // namespace
 
+ProcessorOptions ProcessorOptionsFor(const tailor::v1::ServiceConfig& config,
+                                     int32_t partition_count) {
+  ProcessorOptions options;
+  options.topics = config.topics();
+  options.partition_count = partition_count;
+  options.misrouted_events = config.misrouted_events();
+  options.limits.min_event_time_ms = config.min_event_time_ms();
+  options.limits.max_future_skew_ms =
+      config.max_event_skew_hours() * 3600 * 1000;
+  options.profile_cache_entries = config.profile_cache_entries();
+  return options;
+}
+
 Processor::Processor(store::ProfileStore* store,
                      std::shared_ptr<const decide::Engine> engine,
                      ProcessorOptions options)

@@ -71,6 +71,12 @@ struct ProcessorOptions {
       original_headers;
 };
 
+// The options a service config (validated, defaults applied) asks for:
+// topic names, validation limits, cache size, misrouted events.
+// `partition_count`: partitions of each input topic.
+ProcessorOptions ProcessorOptionsFor(const tailor::v1::ServiceConfig& config,
+                                     int32_t partition_count);
+
 // Counters since start; read by the shell for metrics and the summary.
 struct ProcessorStats {
   int64_t events = 0;        // valid events folded

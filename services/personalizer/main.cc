@@ -31,12 +31,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "libs/base/build_info.h"
 #include "libs/base/cli.h"
 #include "libs/base/log.h"
-#include "libs/base/stable_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/config/bootstrap_file.h"
 #include "libs/config/service_config.h"
@@ -44,6 +41,7 @@
 #include "libs/decide/engine.h"
 #include "libs/kafka/config.h"
 #include "libs/pipeline/pipeline.h"
+#include "libs/pipeline/rules_file.h"
 #include "services/personalizer/customer_api.h"
 #include "services/personalizer/decision_line.h"
 #include "services/personalizer/http_server.h"
@@ -172,37 +170,6 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
   return cfg;
 }
 
-// A fingerprint of the rules (of their content, not of the file's layout),
-// logged at start and at every reload so that the running rules can be told
-// apart.
-std::string RulesFingerprint(const tailor::v1::RulesConfig& rules) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    rules.SerializeToCodedStream(&coded);
-  }
-  return absl::StrCat(absl::Hex(StableHash64({bytes}), absl::kZeroPad16));
-}
-
-struct LoadedRules {
-  std::shared_ptr<const decide::Engine> engine;
-  std::string fingerprint;
-};
-
-absl::StatusOr<LoadedRules> LoadRules(const std::string& path) {
-  tailor::v1::RulesConfig rules = decide::DefaultRules();
-  if (!path.empty()) {
-    rules.Clear();
-    TAILOR_RETURN_IF_ERROR(config::LoadYamlFileIntoProto(path, &rules));
-  }
-  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<decide::Engine> engine,
-                          decide::Engine::Create(rules));
-  return LoadedRules{std::shared_ptr<const decide::Engine>(std::move(engine)),
-                     RulesFingerprint(rules)};
-}
-
 // `sent_by_kind`: SEND decisions by tailor::v1::DecisionKind;
 // `suppressed_by`: suppressed decisions by the guard that stopped them.
 void PrintSummary(const pipeline::ProcessorStats& s, absl::Duration elapsed,
@@ -296,7 +263,7 @@ int Main() {
     spdlog::error("refusing to start: {}", salt.status().message());
     return 2;
   }
-  auto rules = LoadRules(cfg->rules_file());
+  auto rules = pipeline::LoadRules(cfg->rules_file());
   if (!rules.ok()) {
     spdlog::error("refusing to start: rules: {}", rules.status().message());
     return 2;
@@ -424,7 +391,7 @@ int Main() {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
-        auto reloaded = LoadRules(cfg->rules_file());
+        auto reloaded = pipeline::LoadRules(cfg->rules_file());
         if (reloaded.ok()) {
           p.RequestReload(reloaded->engine);
           metrics.SetMeasuredCampaigns(reloaded->engine->rules());

@@ -211,16 +211,18 @@ class ProcessTestCase(unittest.TestCase):
                   f"{self.logs()}")
       time.sleep(0.1)
 
-  def start_broker(self, partitions=2):
+  def start_broker(self, partitions=2, extra_topics=()):
     """Starts a devbroker and points self.bootstrap at it. A test may start
-    several one after another (each gets its own bootstrap file)."""
+    several one after another (each gets its own bootstrap file).
+    `extra_topics` are created too, besides the usual ones."""
     brokers = sum(1 for p in self.procs if p.name.startswith("devbroker"))
     self.bootstrap_file = os.path.join(
         self.workdir, "bootstrap" if brokers == 0 else f"bootstrap-{brokers}")
     broker = self.start("devbroker", [
         ARGS.devbroker, f"--partitions={partitions}",
         f"--bootstrap_file={self.bootstrap_file}"
-    ])
+    ] + ([f"--topics={','.join(ALL_TOPICS + tuple(extra_topics))}"]
+         if extra_topics else []))
     line = self.wait_until(
         lambda: read_text(self.bootstrap_file).strip(),
         "devbroker to write its bootstrap file",

@@ -11,6 +11,7 @@
 #include "libs/config/service_config.h"
 #include "libs/config/yaml_proto.h"
 #include "libs/pipeline/pipeline.h"
+#include "tools/ops/subcommand.h"
 
 ABSL_FLAG(std::string, config, "",
           "The personalizer's service config file (YAML): topics, group, "
@@ -48,6 +49,11 @@ int Fail(int exit_code, absl::string_view message) {
 
 int Fail(int exit_code, const absl::Status& status) {
   return Fail(exit_code, status.message());
+}
+
+int Fail(const absl::Status& status) {
+  return Fail(absl::IsInvalidArgument(status) ? kExitUsage : kExitRuntime,
+              status);
 }
 
 absl::StatusOr<OpsConfig> LoadOpsConfig(bool needs_kafka) {

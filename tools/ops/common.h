@@ -41,6 +41,9 @@ void SetProgramName(std::string name);
 // Prints "<program>: <message>" on stderr and returns `exit_code`.
 int Fail(int exit_code, absl::string_view message);
 int Fail(int exit_code, const absl::Status& status);
+// The same with the exit status the error asks for: a usage error (2) for
+// InvalidArgument (a flag, a file's content), a runtime error (3) otherwise.
+int Fail(const absl::Status& status);
 
 }  // namespace tailor::ops
 

@@ -297,9 +297,9 @@ class Redriver {
     // produce instead.
     absl::StatusOr<std::unique_ptr<kafka::Admin>> admin =
         kafka::Admin::Create(config.kafka);
-    if (admin.ok() && absl::IsNotFound(PartitionCount(*r->reader_,
-                                                      r->marker_topic_)
-                                           .status())) {
+    if (admin.ok() &&
+        absl::IsNotFound(
+            PartitionCount(*r->reader_, r->marker_topic_).status())) {
       absl::Status created = (*admin)->CreateTopics(
           {{r->marker_topic_, 1, -1, {{"cleanup.policy", "compact"}}}},
           kCreateTimeout);

@@ -393,7 +393,8 @@ absl::Status JoinAndCommit(const OpsConfig& config,
                                            t.privacy()};
   size_t partitions = 0;
   for (const std::string& topic : inputs) {
-    TAILOR_ASSIGN_OR_RETURN(const int32_t count, PartitionCount(*member, topic));
+    TAILOR_ASSIGN_OR_RETURN(const int32_t count,
+                            PartitionCount(*member, topic));
     partitions += static_cast<size_t>(count);
   }
   TAILOR_RETURN_IF_ERROR(member->Subscribe(inputs));
@@ -417,10 +418,10 @@ absl::Status JoinAndCommit(const OpsConfig& config,
   absl::Status committed = member->Commit(offsets, /*async=*/false);
   member->Close().IgnoreError();
   if (!committed.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the broker refused the offset commit for group ",
-        config.service.group_id(), " (", committed.message(),
-        "); nothing was changed"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the broker refused the offset commit for group ",
+                     config.service.group_id(), " (", committed.message(),
+                     "); nothing was changed"));
   }
   return absl::OkStatus();
 }

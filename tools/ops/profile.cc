@@ -23,10 +23,6 @@ ABSL_FLAG(bool, from_changelog, false,
 ABSL_FLAG(int64_t, last_decisions, 10,
           "The last this many decisions of the customer, read from the end "
           "of the decision topics (the key's partition of each); 0: none.");
-ABSL_FLAG(int32_t, partition_count, 0,
-          "With --state_dir and no Kafka configured: the input topics' "
-          "partition count (the customer's partition is murmur2 of the id "
-          "modulo it). With Kafka it is read from the broker.");
 
 namespace tailor::ops {
 
@@ -124,7 +120,7 @@ TAILOR_OPS_SUBCOMMAND(
          "partition of the customer's key. Exit status 3 when the customer "
          "has no profile (never seen, or erased)",
      .flags_file = __FILE__,
-     .shared_flags = {"state_dir"},
+     .shared_flags = {"partition_count", "state_dir"},
      .run = &RunProfile});
 
 }  // namespace tailor::ops

@@ -96,6 +96,10 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeReader(
   reader.emplace_back("group.id", "tailor-ops.reader");  // never joined
   reader.emplace_back("enable.partition.eof", "true");
   reader.emplace_back("isolation.level", "read_committed");
+  // A bounded read must not wait out a 500 ms fetch long-poll at every
+  // partition end.
+  reader.emplace_back("fetch.wait.max.ms", "5");
+  reader.emplace_back("fetch.max.bytes", "52428800");
   return kafka::Consumer::Create(reader, nullptr);
 }
 
@@ -179,13 +183,27 @@ absl::Status ReadSpans(kafka::Consumer& reader,
                        const std::vector<PartitionSpan>& spans,
                        absl::FunctionRef<absl::Status(const kafka::Record&)> fn,
                        Progress* progress) {
-  // Still to read, by topic and partition: the exclusive end.
-  absl::flat_hash_map<std::pair<std::string, int32_t>, int64_t> open;
+  return ReadSpans(
+      reader, spans, [&](kafka::Record& r) { return fn(r); },
+      [](const PartitionSpan&) {}, progress);
+}
+
+absl::Status ReadSpans(kafka::Consumer& reader,
+                       const std::vector<PartitionSpan>& spans,
+                       absl::FunctionRef<absl::Status(kafka::Record&)> fn,
+                       absl::FunctionRef<void(const PartitionSpan&)> done,
+                       Progress* progress) {
+  // Still to read, by topic and partition: the span.
+  absl::flat_hash_map<std::pair<std::string, int32_t>, const PartitionSpan*>
+      open;
   std::vector<kafka::TopicPartition> assignment;
   int64_t total = 0;
   for (const PartitionSpan& s : spans) {
-    if (s.to <= s.from) continue;
-    open[{s.topic, s.partition}] = s.to;
+    if (s.to <= s.from) {
+      done(s);
+      continue;
+    }
+    open[{s.topic, s.partition}] = &s;
     assignment.push_back(kafka::TopicPartition{s.topic, s.partition, s.from});
     total += s.to - s.from;
   }
@@ -195,30 +213,38 @@ absl::Status ReadSpans(kafka::Consumer& reader,
   std::vector<kafka::Record> records;
   std::vector<kafka::TopicPartition> ends;
   absl::Status status;
+  const auto finish = [&](auto it) {
+    done(*it->second);
+    open.erase(it);
+  };
   while (!open.empty() && status.ok()) {
     TAILOR_RETURN_IF_ERROR(reader.PollBatch(
         kPollRecords, absl::Milliseconds(200), &records, &ends));
     int64_t taken = 0;
-    for (const kafka::Record& r : records) {
+    for (kafka::Record& r : records) {
       auto it =
           open.find(std::make_pair(std::string(r.topic()), r.partition()));
-      if (it == open.end() || r.offset() >= it->second) continue;
+      if (it == open.end() || r.offset() >= it->second->to) continue;
       ++taken;
+      const bool last = r.offset() + 1 >= it->second->to;
       status = fn(r);
       if (!status.ok()) break;
-      if (r.offset() + 1 >= it->second) open.erase(it);
+      if (last) finish(it);
     }
+    records.clear();
     if (progress != nullptr) progress->Add(taken);
+    if (!status.ok()) break;
     // The end of a partition (its range was resolved at or before it), or
     // a position past the range's end (transaction markers skipped).
     for (const kafka::TopicPartition& end : ends) {
-      open.erase(std::make_pair(end.topic, end.partition));
+      auto it = open.find(std::make_pair(end.topic, end.partition));
+      if (it != open.end()) finish(it);
     }
     for (auto it = open.begin(); it != open.end();) {
       absl::StatusOr<int64_t> pos =
           reader.Position(it->first.first, it->first.second);
-      if (pos.ok() && *pos >= it->second) {
-        open.erase(it++);
+      if (pos.ok() && *pos >= it->second->to) {
+        finish(it++);
       } else {
         ++it;
       }

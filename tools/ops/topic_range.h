@@ -83,6 +83,14 @@ absl::Status ReadSpans(kafka::Consumer& reader,
                        const std::vector<PartitionSpan>& spans,
                        absl::FunctionRef<absl::Status(const kafka::Record&)> fn,
                        Progress* progress);
+// The same, but `fn` may keep the record (move it away), and `done` is
+// called once for each span when all of it has been read (also for an
+// empty span, before any record).
+absl::Status ReadSpans(kafka::Consumer& reader,
+                       const std::vector<PartitionSpan>& spans,
+                       absl::FunctionRef<absl::Status(kafka::Record&)> fn,
+                       absl::FunctionRef<void(const PartitionSpan&)> done,
+                       Progress* progress);
 
 }  // namespace tailor::ops
 
