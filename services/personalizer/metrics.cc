@@ -142,6 +142,11 @@ PersonalizerMetrics::PersonalizerMetrics()
       r, "tailor_broker_silent_seconds",
       "How long since a broker last answered a metadata request (asked "
       "every second); /readyz fails past broker_unreachable_ms.");
+  outputs_not_resent_ = MakeGauge(
+      r, "tailor_outputs_not_resent",
+      "Decisions and other outputs made again after a failed commit rewound "
+      "the input, already delivered and so not produced twice, since "
+      "start.");
   stale_offsets_ =
       MakeGauge(r, "tailor_stale_offsets",
                 "Stored input positions found beyond their partition's end at "
