@@ -303,11 +303,18 @@ int RunDiff(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail(kExitUsage, loaded.status());
     config = *std::move(loaded);
   }
-  const bool delivery_topics = with_topics && topics.empty();
-  if (delivery_topics) {
-    const auto& t = config.service.topics();
-    topics = {t.coupons(), t.push(), t.cart_reminders()};
+  // By default the decisions log, which carries every decision; delivery
+  // topics carry SEND decisions only.
+  if (with_topics && topics.empty()) {
+    topics = {config.service.topics().decisions_log()};
   }
+  const auto& t = config.service.topics();
+  const bool delivery_topics =
+      with_topics &&
+      std::all_of(topics.begin(), topics.end(), [&](const std::string& name) {
+        return name == t.coupons() || name == t.push() ||
+               name == t.cart_reminders() || name == t.agent_escalations();
+      });
   const bool send_only =
       actions == "send" || (actions == "auto" && delivery_topics);
 

@@ -14,8 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/base/keyed_hash.h"
 #include "libs/base/status_macros.h"
 #include "libs/pipeline/json_view.h"
+#include "libs/pipeline/pipeline.h"
+#include "tailor/v1/audit.pb.h"
 #include "tools/ops/common.h"
 #include "tools/ops/customer.h"
 #include "tools/ops/dead_letters.h"
@@ -23,9 +26,10 @@
 #include "tools/ops/subcommand.h"
 #include "tools/ops/topic_range.h"
 
-ABSL_FLAG(std::string, audit_topic, "tailor.audit",
-          "The audit topic of privacy actions; skipped when it does not "
-          "exist.");
+ABSL_FLAG(std::string, audit_topic, "",
+          "The audit topic of privacy actions (default: topics.audit of the "
+          "config); skipped when it does not exist. Its records are keyed by "
+          "the keyed hash of the customer id (audit_salt_file).");
 ABSL_FLAG(std::string, output, "",
           "Write the document to this file instead of stdout.");
 
@@ -80,8 +84,7 @@ absl::StatusOr<std::string> Export(const OpsConfig& config,
   JsonObject profile;
   AddProfileLookup(customer, lookup, &profile);
 
-  const std::vector<std::string> decision_topics = {
-      topics.coupons(), topics.push(), topics.cart_reminders()};
+  const std::vector<std::string> decision_topics = {topics.decisions_log()};
   TAILOR_ASSIGN_OR_RETURN(
       std::vector<KeyedRecord> decisions,
       DecisionsOf(*reader, decision_topics, customer, 0, progress));
@@ -106,20 +109,30 @@ absl::StatusOr<std::string> Export(const OpsConfig& config,
     dead_letters.push_back(DeadLetterJson(d, true));
   }
 
-  const std::string audit_topic = absl::GetFlag(FLAGS_audit_topic);
+  std::string audit_topic = absl::GetFlag(FLAGS_audit_topic);
+  if (audit_topic.empty()) audit_topic = topics.audit();
   bool audit_exists = false;
   std::vector<std::string> audit;
-  if (!audit_topic.empty()) {
+  {
+    // The audit topic never names the customer: its key is the keyed hash.
+    TAILOR_ASSIGN_OR_RETURN(const std::string salt,
+                            pipeline::AuditSalt(config.service));
     TAILOR_ASSIGN_OR_RETURN(
         std::vector<KeyedRecord> records,
-        AllWithKey(*reader, audit_topic, customer, &audit_exists, progress));
+        AllWithKey(*reader, audit_topic, KeyedHashHex(salt, customer),
+                   &audit_exists, progress));
     for (const KeyedRecord& r : records) {
       JsonObject o;
       o.String("topic", r.topic)
           .Int("partition", r.partition)
           .Int("offset", r.offset)
-          .Int("timestamp_ms", r.timestamp_ms)
-          .Bytes("value", r.value);
+          .Int("timestamp_ms", r.timestamp_ms);
+      tailor::v1::AuditRecord record;
+      if (record.ParseFromString(r.value)) {
+        o.Raw("record", pipeline::ProtoJson(record));
+      } else {
+        o.Bytes("value", r.value);
+      }
       audit.push_back(o.Done());
     }
   }

@@ -92,8 +92,7 @@ int RunProfile(const std::vector<std::string>& args) {
   AddProfileLookup(customer, *lookup, &out);
   if (last_decisions > 0) {
     absl::StatusOr<std::vector<KeyedRecord>> decisions = DecisionsOf(
-        *reader, {topics.coupons(), topics.push(), topics.cart_reminders()},
-        customer, last_decisions, &progress);
+        *reader, {topics.decisions_log()}, customer, last_decisions, &progress);
     if (!decisions.ok()) return Fail(kExitRuntime, decisions.status());
     out.Raw("last_decisions", DecisionsJson(*decisions));
   }

@@ -72,6 +72,9 @@ struct Input {
 };
 
 struct Outputs {
+  // Every decision is on the decisions log once (a SEND is also copied to
+  // its delivery topic): the file takes the log's.
+  std::string decisions_log;
   std::unique_ptr<DecisionWriter> file;
   std::unique_ptr<kafka::Producer> producer;
   std::string prefix;
@@ -186,7 +189,8 @@ absl::Status StartWhereStored(store::ProfileStore& store, Input& input) {
 
 absl::Status Emit(Outputs& outputs, const pipeline::OutputRecord& out) {
   if (out.kind == pipeline::OutputKind::kChangelog) return absl::OkStatus();
-  if (out.kind == pipeline::OutputKind::kDecision) {
+  if (out.kind == pipeline::OutputKind::kDecision &&
+      out.topic == outputs.decisions_log) {
     tailor::v1::Decision decision;
     if (decision.ParseFromString(out.value)) {
       ++outputs.by_action[decision.action() % 4];
@@ -322,6 +326,7 @@ int RunReprocess(const std::vector<std::string>& args) {
     if (!writer.ok()) return Fail(kExitUsage, writer.status());
     outputs.file = *std::move(writer);
   }
+  outputs.decisions_log = config->service.topics().decisions_log();
   if (!prefix.empty()) {
     kafka::Properties props = config->kafka;
     props.emplace_back("enable.idempotence", "true");

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DECISION_TOPICS, DLQ_TOPIC, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
+    DECISIONS_LOG_TOPIC, DLQ_TOPIC, DRAIN_TIMEOUT_S, SHORT_SESSION, STOP_TIMEOUT_S,
     ProcessTestCase, http_get, metrics)
 
 events_pb2 = None  # imported in main()
@@ -325,7 +325,7 @@ class CustomerLookupTest(OpsTestCase):
     self.assertIsNone(json.loads(unknown.stdout)["profile"])
 
     # The decisions keyed by the customer, read independently.
-    decided = [m for msgs in self.read_topics(DECISION_TOPICS).values()
+    decided = [m for msgs in self.read_topics([DECISIONS_LOG_TOPIC]).values()
                for m in msgs if m.key() == c.encode()]
     ids = sorted(dict(m.headers())["tailor-decision-id"].decode()
                  for m in decided)
@@ -344,7 +344,9 @@ class CustomerLookupTest(OpsTestCase):
     self.assertEqual(len(document["dead_letters"]), 1)
     self.assertEqual(document["dead_letters"][0]["error_class"],
                      "undecodable")
-    self.assertIsNone(document["audit"], "no audit topic on this broker")
+    # Its consent change, found by the keyed hash of the id.
+    self.assertTrue(document["audit"], "the consent change is not exported")
+    self.assertNotIn(c, json.dumps(document["audit"]))
     self.assertIn("export", exported.stderr, "no progress shown")
     self.stop_personalizer(p)
 

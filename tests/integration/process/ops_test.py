@@ -47,8 +47,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import tailor_process_case  # noqa: E402
 from tailor_procs import PDEATHSIG, shop_start_ms  # noqa: E402
 from tailor_process_case import (  # noqa: E402
-    DECISION_TOPICS, INPUT_TOPICS, SHORT_SESSION, ProcessTestCase,
-    records_taken)
+    DECISION_TOPICS, DECISIONS_LOG_TOPIC, INPUT_TOPICS, OUTCOMES_TOPIC,
+    SHORT_SESSION, ProcessTestCase, records_taken)
 
 OPS = None  # The tailor-ops binary (--ops), set in main().
 decision_pb2 = None  # tailor.v1 modules, imported in main().
@@ -120,7 +120,7 @@ class ReprocessTest(OpsCase):
 
   def decisions_on_topics(self):
     return by_id(m.value()
-                 for msgs in self.read_topics(DECISION_TOPICS).values()
+                 for msgs in self.read_topics([DECISIONS_LOG_TOPIC]).values()
                  for m in msgs)
 
   def assert_same_decisions(self, live, reprocessed):
@@ -279,7 +279,9 @@ class ReprocessTest(OpsCase):
 class DiffTest(OpsCase):
 
   def test_diff_finds_exactly_the_rule_change(self):
-    whatif = [f"whatif.{t}" for t in DECISION_TOPICS + ("tailor.dlq",)]
+    whatif = [f"whatif.{t}" for t in
+              (DECISIONS_LOG_TOPIC,) + DECISION_TOPICS +
+              (OUTCOMES_TOPIC, "tailor.audit", "tailor.dlq")]
     self.start_broker(partitions=2, extra_topics=whatif)
     self.load(20000)
     example = os.path.join(ARGS.source_dir, "libs", "decide",
@@ -297,9 +299,10 @@ class DiffTest(OpsCase):
     self.ops("reprocess", f"--rules={changed_rules}",
              f"--out={self.path('b.ndjson')}", "--to_topics=whatif.")
     self.ops("diff", self.path("b.ndjson"), "--actions=all",
-             f"--topics={','.join(whatif[:-1])}")
+             f"--topics={whatif[0]}")
     self.assertEqual(
-        sum(len(v) for v in self.read_topics(DECISION_TOPICS).values()), 0,
+        sum(len(v) for v in self.read_topics(
+            DECISION_TOPICS + (DECISIONS_LOG_TOPIC,)).values()), 0,
         "reprocess wrote to the live decision topics")
 
     same = self.ops("diff", self.path("a.ndjson"), self.path("a.ndjson"),
