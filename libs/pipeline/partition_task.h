@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "libs/pipeline/profile_cache.h"
+#include "libs/pipeline/records.h"
 #include "libs/pipeline/timer_index.h"
 #include "tailor/v1/profile.pb.h"
 
@@ -41,6 +42,8 @@ struct PartitionTask {
   // valid when fingerprinted equals next_offsets.
   std::array<uint64_t, 4> fingerprints{};
   std::array<int64_t, 4> fingerprinted{-1, -1, -1, -1};
+  // While a batch is decoded: its last record of each input (same index).
+  std::array<const InputRecord*, 4> last_record{};
   // Position per input topic (same index) of the last prepared commit, -1
   // when unknown.
   std::array<int64_t, 4> positions{-1, -1, -1, -1};

@@ -206,6 +206,7 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
     TAILOR_RETURN_IF_ERROR(OpenPartition(rec.partition));
     PartitionTask* task = TaskFor(rec.partition);
     task->next_offsets[rec.kind] = rec.offset + 1;
+    task->last_record[rec.kind] = &rec;
     Event& event = events_[i];
     if (!event.ParseFromArray(rec.value.data(),
                               static_cast<int>(rec.value.size()))) {
@@ -223,13 +224,13 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
   }
   // The fingerprint of the last record of each input, stored with its
   // position so that a later start can tell the topic is still the same.
-  for (size_t i = records.size(); i-- > 0;) {
-    const InputRecord& rec = records[i];
-    PartitionTask* task = TaskFor(rec.partition);
-    if (task->next_offsets[rec.kind] == rec.offset + 1 &&
-        task->fingerprinted[rec.kind] != rec.offset + 1) {
-      task->fingerprinted[rec.kind] = rec.offset + 1;
-      task->fingerprints[rec.kind] = RecordFingerprint(rec.key, rec.value);
+  for (auto& [partition, task] : tasks_) {
+    for (int kind = 0; kind < 4; ++kind) {
+      const InputRecord* last = task->last_record[kind];
+      if (last == nullptr) continue;
+      task->fingerprinted[kind] = last->offset + 1;
+      task->fingerprints[kind] = RecordFingerprint(last->key, last->value);
+      task->last_record[kind] = nullptr;
     }
   }
 

@@ -23,16 +23,6 @@ namespace {
 constexpr absl::Duration kTimeout = absl::Seconds(10);
 constexpr int64_t kFirstChunk = 1000;
 
-KeyedRecord Copy(const kafka::Record& r) {
-  return KeyedRecord{std::string(r.topic()),
-                     r.partition(),
-                     r.offset(),
-                     r.timestamp_ms(),
-                     std::string(r.key()),
-                     std::string(r.value()),
-                     r.headers()};
-}
-
 }  // namespace
 
 absl::StatusOr<ProfileLookup> ProfileFromState(const std::string& state_dir,
@@ -76,7 +66,7 @@ absl::StatusOr<std::vector<KeyedRecord>> RecordsWithKey(
         reader, {PartitionSpan{topic, partition, from, end}},
         [&](const kafka::Record& r) {
           ++read;
-          if (r.key() == key) in_chunk.push_back(Copy(r));
+          if (r.key() == key) in_chunk.push_back(CopyRecord(r));
           if (progress != nullptr && read % 1000 == 0) progress->Add(1000);
           return absl::OkStatus();
         },

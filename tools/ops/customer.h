@@ -19,20 +19,10 @@
 #include "libs/kafka/consumer.h"
 #include "libs/pipeline/json_view.h"
 #include "tailor/v1/profile.pb.h"
+#include "tools/ops/keyed_record.h"
 #include "tools/ops/progress.h"
 
 namespace tailor::ops {
-
-// One record, copied out of the consumer.
-struct KeyedRecord {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int64_t timestamp_ms = -1;
-  std::string key;
-  std::string value;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
 
 // The profile as tailor holds it, and where it was read.
 struct ProfileLookup {

@@ -23,21 +23,9 @@ std::vector<std::pair<std::string, std::string>> DeadLetter::OriginalHeaders()
   return out;
 }
 
-DeadLetter ReadDeadLetter(const kafka::Record& record) {
+DeadLetter ReadDeadLetter(KeyedRecord record) {
   DeadLetter d;
-  d.topic = std::string(record.topic());
-  d.partition = record.partition();
-  d.offset = record.offset();
-  d.timestamp_ms = record.timestamp_ms();
-  d.key = std::string(record.key());
-  d.value = std::string(record.value());
-  d.headers = record.headers();
-  FillDeadLetterHeaders(&d);
-  return d;
-}
-
-void FillDeadLetterHeaders(DeadLetter* out) {
-  DeadLetter& d = *out;
+  static_cast<KeyedRecord&>(d) = std::move(record);
   // The last of each: an original may carry a header of the same name.
   for (const auto& [name, value] : d.headers) {
     if (name == pipeline::kHeaderError) d.error = value;
@@ -53,6 +41,7 @@ void FillDeadLetterHeaders(DeadLetter* out) {
     if (name == pipeline::kHeaderTruncated) d.truncated = value == "true";
   }
   d.error_class = std::string(pipeline::DeadLetterErrorClass(d.error));
+  return d;
 }
 
 std::string DeadLetterJson(const DeadLetter& d, bool original) {

@@ -11,20 +11,14 @@
 #include <vector>
 
 #include "libs/kafka/record.h"
+#include "tools/ops/keyed_record.h"
 
 namespace tailor::ops {
 
-struct DeadLetter {
-  // Where the dead letter itself is.
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int64_t timestamp_ms = -1;
-  // The original's key and value (the first bytes only when truncated).
-  std::string key;
-  std::string value;
-  // Every header, tailor's and the original's, in order.
-  std::vector<std::pair<std::string, std::string>> headers;
+// The dead letter's own position, key, value (the original's; the first
+// bytes only when truncated) and every header, tailor's and the
+// original's, in order; then what tailor's headers say.
+struct DeadLetter : KeyedRecord {
   std::string error;        // tailor-error
   std::string error_class;  // pipeline::DeadLetterErrorClass(error)
   // The original's position; source_topic is empty when the header is
@@ -38,9 +32,12 @@ struct DeadLetter {
   std::vector<std::pair<std::string, std::string>> OriginalHeaders() const;
 };
 
-DeadLetter ReadDeadLetter(const kafka::Record& record);
-// Fills error, error_class, source_* and truncated from d->headers.
-void FillDeadLetterHeaders(DeadLetter* d);
+// A record of the dead-letter topic, with error, error_class, source_* and
+// truncated read from its headers.
+DeadLetter ReadDeadLetter(KeyedRecord record);
+inline DeadLetter ReadDeadLetter(const kafka::Record& record) {
+  return ReadDeadLetter(CopyRecord(record));
+}
 
 // The dead letter as a JSON object: position, time, key, error, class,
 // source, truncation, every header, and with `original` the original value:

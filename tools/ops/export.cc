@@ -96,17 +96,8 @@ absl::StatusOr<std::string> Export(const OpsConfig& config,
                           RecordsWithKey(*reader, topics.dead_letter(),
                                          dlq_partition, customer, 0, progress));
   std::vector<std::string> dead_letters;
-  for (const KeyedRecord& r : letters) {
-    DeadLetter d;
-    d.topic = r.topic;
-    d.partition = r.partition;
-    d.offset = r.offset;
-    d.timestamp_ms = r.timestamp_ms;
-    d.key = r.key;
-    d.value = r.value;
-    d.headers = r.headers;
-    FillDeadLetterHeaders(&d);
-    dead_letters.push_back(DeadLetterJson(d, true));
+  for (KeyedRecord& r : letters) {
+    dead_letters.push_back(DeadLetterJson(ReadDeadLetter(std::move(r)), true));
   }
 
   std::string audit_topic = absl::GetFlag(FLAGS_audit_topic);
