@@ -217,6 +217,9 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   if (!config->has_broker_unreachable_ms()) {
     config->set_broker_unreachable_ms(kDefaultBrokerUnreachableMs);
   }
+  if (config->timer_index_bytes() == 0) {
+    config->set_timer_index_bytes(kDefaultTimerIndexBytes);
+  }
   if (!config->has_max_stall_ms()) {
     config->set_max_stall_ms(kDefaultMaxStallMs);
   }
@@ -345,6 +348,11 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.max_stream_time_lead_ms() < 0) {
     fail("max_stream_time_lead_ms",
          absl::StrCat("must be >= 0, got ", config.max_stream_time_lead_ms()));
+  }
+  if (config.timer_index_bytes() < kMinTimerIndexBytes) {
+    fail("timer_index_bytes",
+         absl::StrCat("must be >= ", kMinTimerIndexBytes, " (64 KiB), got ",
+                      config.timer_index_bytes()));
   }
   if (config.broker_unreachable_ms() < 0) {
     fail("broker_unreachable_ms",

@@ -40,6 +40,8 @@ inline constexpr int64_t kDefaultWallClockGraceMs = 5000;
 inline constexpr int64_t kDefaultMaxStreamTimeLeadMs = 60000;
 inline constexpr int64_t kDefaultMaxStallMs = 300000;
 inline constexpr int64_t kDefaultBrokerUnreachableMs = 30000;
+inline constexpr int64_t kDefaultTimerIndexBytes = 16 << 20;
+inline constexpr int64_t kMinTimerIndexBytes = 64 << 10;
 inline constexpr int32_t kDefaultCommitIntervalMs = 1000;
 inline constexpr int32_t kDefaultMaxBufferedRecords = 20000;
 // 13 months of 30.4 days.

@@ -21,7 +21,9 @@
 namespace tailor::pipeline {
 
 struct PartitionTask {
-  explicit PartitionTask(int32_t p) : partition(p) {}
+  // `timer_window_bytes`: the bound of the in-memory timer window.
+  PartitionTask(int32_t p, size_t timer_window_bytes)
+      : partition(p), timers(p, timer_window_bytes) {}
 
   int32_t partition;
   ProfileCache profiles;

@@ -37,6 +37,7 @@ ProcessorOptions ProcessorOptionsFor(const tailor::v1::ServiceConfig& config,
   options.limits.max_future_skew_ms =
       config.max_event_skew_hours() * 3600 * 1000;
   options.profile_cache_entries = config.profile_cache_entries();
+  options.timer_index_bytes = static_cast<size_t>(config.timer_index_bytes());
   return options;
 }
 
@@ -56,21 +57,8 @@ void Processor::SetEngine(std::shared_ptr<const decide::Engine> engine) {
 
 absl::Status Processor::OpenPartition(int32_t partition) {
   if (tasks_.contains(partition)) return absl::OkStatus();
-  auto task = std::make_unique<PartitionTask>(partition);
-  absl::Status parse_error;
-  TAILOR_RETURN_IF_ERROR(store_->ForEachTimer(
-      partition, [&](int64_t, absl::string_view, absl::string_view,
-                     absl::string_view value) {
-        tailor::v1::Timer timer;
-        if (!timer.ParseFromArray(value.data(), value.size())) {
-          parse_error = absl::DataLossError(
-              absl::StrCat("corrupt timer in partition ", partition));
-          return false;
-        }
-        task->timers.Load(std::move(timer));
-        return true;
-      }));
-  TAILOR_RETURN_IF_ERROR(parse_error);
+  // The timers stay in the store; the index reads them as they come due.
+  auto task = std::make_unique<PartitionTask>(partition, 0);
   TAILOR_ASSIGN_OR_RETURN(auto state,
                           store_->GetMeta(PartitionStateKey(partition)));
   if (state.has_value() && !task->state.ParseFromString(*state)) {
@@ -94,10 +82,21 @@ absl::Status Processor::OpenPartition(int32_t partition) {
     task->fences[f.id_hash()] = f.erased_at_ms();
   }
   tasks_.emplace(partition, std::move(task));
+  SplitTimerBudget();
   return absl::OkStatus();
 }
 
-void Processor::ClosePartition(int32_t partition) { tasks_.erase(partition); }
+void Processor::ClosePartition(int32_t partition) {
+  tasks_.erase(partition);
+  SplitTimerBudget();
+}
+
+void Processor::SplitTimerBudget() {
+  const size_t share = std::max<size_t>(
+      kMinTimerWindowBytes,
+      options_.timer_index_bytes / std::max<size_t>(1, tasks_.size()));
+  for (auto& [p, task] : tasks_) task->timers.set_window_budget(share);
+}
 
 absl::StatusOr<std::optional<int64_t>> Processor::StoredOffset(
     absl::string_view topic, int32_t partition) {
@@ -333,13 +332,18 @@ void Processor::ProcessEvent(PartitionTask& task, CachedProfile* entry,
   }
   task.profiles.MarkDirty(entry);
   const bool was_opted_out = entry->profile.profiling_opt_out();
+  // A privacy event may clear the profile's timers: the index needs their
+  // keys to delete them.
+  if (rec.kind == tailor::v1::EVENT_TOPIC_PRIVACY) {
+    timers_before_fold_ = entry->profile.pending_timers();
+  }
   const bool erased =
       profile::FoldEvent(event, profile_spec_, &entry->profile) ==
       profile::FoldResult::kErased;
   if (erased) {
     ForgetProfile(task, entry, event.customer_id());
     ++stats_.profiles_erased;
-    task.timers.RemoveCustomer(event.customer_id());
+    task.timers.RemoveAll(event.customer_id(), timers_before_fold_);
     AddFence(task, event.customer_id(), event.event_time_ms());
   }
   if (rec.kind == tailor::v1::EVENT_TOPIC_PRIVACY) {
@@ -380,7 +384,8 @@ absl::Status Processor::FireDue(PartitionTask& task) {
     return absl::OkStatus();
   }
   due_.clear();
-  task.timers.PopDue(task.stream_time_ms - 1, &due_);
+  TAILOR_RETURN_IF_ERROR(
+      task.timers.PopDue(task.stream_time_ms - 1, *store_, &due_));
   for (const tailor::v1::Timer& timer : due_) {
     ++stats_.timers_fired;
     TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry,
@@ -427,13 +432,15 @@ const std::string& Processor::TopicForKind(
 void Processor::EmitOutcome(PartitionTask& task, CachedProfile* entry,
                             const InputRecord* source) {
   for (const tailor::v1::Timer& timer : outcome_.timers) {
-    task.timers.Set(timer);
     // The profile carries its timers, so they move with it on the changelog.
     auto* pending = entry->profile.mutable_pending_timers();
     tailor::v1::Timer* slot = nullptr;
     for (tailor::v1::Timer& t : *pending) {
       if (t.timer_id() == timer.timer_id()) slot = &t;
     }
+    task.timers.Set(timer, slot != nullptr
+                               ? std::optional<int64_t>(slot->fire_at_ms())
+                               : std::nullopt);
     *(slot != nullptr ? slot : pending->Add()) = timer;
   }
   for (const Decision& decision : outcome_.decisions) {
@@ -553,7 +560,7 @@ void Processor::PrepareCommit() {
         batch_.DeleteTimer(p, key.fire_at_ms, key.customer_id, key.timer_id);
       }
     }
-    task.timers.pending_changes().clear();
+    task.timers.MarkPrepared(prepared_seq_);
     if (task.stream_time_ms > task.state.stream_time_ms()) {
       task.state.set_stream_time_ms(task.stream_time_ms);
       task.state_dirty = true;
@@ -662,6 +669,7 @@ void Processor::MarkDurable(const PreparedCommit& commit) {
   }
   for (auto& [partition, task] : tasks_) {
     task->profiles.EvictTo(CapacityPerPartition(), durable_seq_);
+    task->timers.MarkDurable(durable_seq_);
   }
 }
 
@@ -695,9 +703,17 @@ size_t Processor::cached_profiles() const {
 }
 
 size_t Processor::pending_timers() const {
-  size_t n = 0;
-  for (const auto& [p, task] : tasks_) n += task->timers.size();
-  return n;
+  return store_->EstimatedTimerCount();
+}
+
+TimerWindowStats Processor::timer_window() const {
+  TimerWindowStats out;
+  for (const auto& [p, task] : tasks_) {
+    out.entries += task->timers.window_size();
+    out.bytes += task->timers.window_bytes();
+    out.budget_bytes += task->timers.window_budget();
+  }
+  return out;
 }
 
 }  // namespace tailor::pipeline

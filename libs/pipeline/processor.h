@@ -44,6 +44,9 @@ struct ProcessorOptions {
   tailor::v1::TopicsConfig topics;  // names, defaults applied
   tailor::profile::ValidationLimits limits;
   size_t profile_cache_entries = 200000;  // across all partitions
+  // The in-memory windows of the next pending timers, across all
+  // partitions (the rest stay in the store).
+  size_t timer_index_bytes = 16 << 20;
   // Partitions of each input topic: the shop-wide coupon budgets are split
   // across them (see PartitionState).
   int32_t partition_count = 1;
@@ -76,6 +79,13 @@ struct ProcessorOptions {
 // `partition_count`: partitions of each input topic.
 ProcessorOptions ProcessorOptionsFor(const tailor::v1::ServiceConfig& config,
                                      int32_t partition_count);
+
+// What the timer indexes hold in memory, across partitions.
+struct TimerWindowStats {
+  size_t entries = 0;
+  size_t bytes = 0;
+  size_t budget_bytes = 0;
+};
 
 // Counters since start; read by the shell for metrics and the summary.
 struct ProcessorStats {
@@ -190,7 +200,9 @@ class Processor {
 
   const ProcessorStats& stats() const { return stats_; }
   size_t cached_profiles() const;
+  // Timers pending in the store (RocksDB's estimate).
   size_t pending_timers() const;
+  TimerWindowStats timer_window() const;
   const ProcessorOptions& options() const { return options_; }
 
  private:
@@ -244,6 +256,10 @@ class Processor {
   const std::string& InputTopicName(int kind) const;
   std::string CheckpointOf(const PartitionTask& task) const;
   size_t CapacityPerPartition() const;
+  // Gives each open partition's timer window its share of
+  // options_.timer_index_bytes.
+  void SplitTimerBudget();
+  static constexpr size_t kMinTimerWindowBytes = 16 << 10;
 
   store::ProfileStore* store_;
   std::shared_ptr<const decide::Engine> engine_;
@@ -260,6 +276,7 @@ class Processor {
   std::vector<absl::Status> verdicts_;
   std::vector<size_t> order_;
   std::vector<tailor::v1::Timer> due_;
+  google::protobuf::RepeatedPtrField<tailor::v1::Timer> timers_before_fold_;
   decide::Outcome outcome_;
   std::vector<tailor::v1::Outcome> attributed_;
   std::string scratch_;

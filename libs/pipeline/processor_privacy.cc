@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/keyed_hash.h"
 #include "libs/base/stable_hash.h"
@@ -70,7 +69,7 @@ void Processor::AfterPrivacyEvent(PartitionTask& task, CachedProfile* entry,
   if (opted_out) {
     // The fold kept only the consent; the timers go as well, and the files
     // that still hold the old profile are purged.
-    task.timers.RemoveCustomer(event.customer_id());
+    task.timers.RemoveAll(event.customer_id(), timers_before_fold_);
     batch_.RequestPurge();
   }
 }
@@ -142,9 +141,9 @@ absl::Status Processor::ExpireIdle(PartitionTask& task, int64_t swept_at_ms) {
       }));
   TAILOR_RETURN_IF_ERROR(parse_error);
   if (expired.empty()) return absl::OkStatus();
-  absl::flat_hash_set<std::string> ids;
   for (const std::string& id : expired) {
     TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry, LoadProfile(task, id));
+    task.timers.RemoveAll(id, entry->profile.pending_timers());
     ForgetProfile(task, entry, id);
     ++stats_.profiles_expired;
     AuditRecord record;
@@ -152,9 +151,7 @@ absl::Status Processor::ExpireIdle(PartitionTask& task, int64_t swept_at_ms) {
     record.set_event_time_ms(swept_at_ms);
     record.set_source_partition(task.partition);
     EmitAudit(task, id, &record);
-    ids.insert(id);
   }
-  task.timers.RemoveCustomers(ids);
   return absl::OkStatus();
 }
 

@@ -1,8 +1,14 @@
 // File: timer_index.h
-// The pending timers of one input partition, in fire-time order. The index
-// mirrors the `timers` column family: every change made here is also queued
-// as a store write, applied at the next commit. A timer is identified by
-// (customer_id, timer_id); setting it again moves it.
+// The pending timers of one input partition, in fire-time order. The
+// `timers` column family of the store holds them all; memory holds only a
+// window of the next ones (bounded in bytes) and the changes not yet durable.
+//
+// Invariant: the window holds every timer due at or before window_end_ms();
+// later ones are read from the store (merged with the changes not yet
+// durable) when stream time reaches them. Every change made here is queued
+// as a store write for the next commit; a timer is identified by
+// (customer_id, timer_id), and its owner (the profile's pending_timers)
+// knows its fire time, so no per-customer map is kept.
 //
 // Owned by a PartitionTask; used from the pipeline thread only.
 #ifndef TAILOR_LIBS_PIPELINE_TIMER_INDEX_H_
@@ -12,12 +18,14 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "libs/store/profile_store.h"
 #include "tailor/v1/profile.pb.h"
 
 namespace tailor::pipeline {
@@ -38,33 +46,65 @@ class TimerIndex {
   // timer to put, or nullopt to delete the key.
   using Changes = absl::btree_map<Key, std::optional<tailor::v1::Timer>>;
 
-  // Adds a timer loaded from the store (no store change is queued).
-  void Load(tailor::v1::Timer timer);
+  TimerIndex(int32_t partition, size_t window_bytes)
+      : partition_(partition), window_budget_(window_bytes) {}
+
   // Sets (or moves) a timer and queues the store change.
-  void Set(const tailor::v1::Timer& timer);
-  // Removes every timer of `customer_id` and queues their deletion (an
-  // erasure). Linear in the number of pending timers.
-  void RemoveCustomer(absl::string_view customer_id);
-  // The same for a set of customers, in one pass over the pending timers.
-  void RemoveCustomers(const absl::flat_hash_set<std::string>& customer_ids);
+  // `previous_fire_at_ms`: the fire time the same (customer, timer id) had
+  // until now, if it was pending.
+  void Set(const tailor::v1::Timer& timer,
+           std::optional<int64_t> previous_fire_at_ms);
+  // Removes the given pending timers of `customer_id` (those its profile
+  // held) and queues their deletion.
+  void RemoveAll(
+      absl::string_view customer_id,
+      const google::protobuf::RepeatedPtrField<tailor::v1::Timer>& timers);
   // Moves every timer due at `now_ms` into *due, in fire order, and queues
-  // their deletion.
-  void PopDue(int64_t now_ms, std::vector<tailor::v1::Timer>* due);
+  // their deletion; reads the next ones from `store` as the window empties.
+  [[nodiscard]] absl::Status PopDue(int64_t now_ms, store::ProfileStore& store,
+                                    std::vector<tailor::v1::Timer>* due);
 
-  // Earliest fire time, or INT64_MAX when empty.
+  // A lower bound of the earliest fire time: INT64_MAX when nothing is
+  // pending, INT64_MIN before the first look at the store.
   int64_t next_fire_ms() const;
-  size_t size() const { return timers_.size(); }
 
+  // The store changes of the next commit. After the commit took them:
+  // MarkPrepared(seq) keeps them readable until MarkDurable(seq).
   Changes& pending_changes() { return changes_; }
   const Changes& pending_changes() const { return changes_; }
+  void MarkPrepared(uint64_t commit_seq);
+  void MarkDurable(uint64_t commit_seq);
+
+  // The bound of the window, and what it holds now.
+  void set_window_budget(size_t bytes);
+  size_t window_budget() const { return window_budget_; }
+  size_t window_size() const { return window_.size(); }
+  size_t window_bytes() const { return window_bytes_; }
+  int64_t window_end_ms() const { return window_end_ms_; }
+
+  // Approximate memory of one window entry.
+  static size_t EntryBytes(const Key& key, const tailor::v1::Timer& timer);
 
  private:
-  void Remove(const Key& key);
+  void RemoveKey(Key key);
+  void AddToWindow(const Key& key, const tailor::v1::Timer& timer);
+  // Drops the latest window entries until it fits its budget.
+  void Shrink();
+  // Reads the timers after window_end_ms_ (the window is empty) from the
+  // store merged with the changes not yet durable, up to half the budget.
+  absl::Status Refill(store::ProfileStore& store);
 
-  absl::btree_map<Key, tailor::v1::Timer> timers_;
-  // (customer_id, timer_id) -> fire time, so a re-set timer replaces the old.
-  absl::flat_hash_map<std::pair<std::string, std::string>, int64_t> by_id_;
+  int32_t partition_;
+  size_t window_budget_;
+  absl::btree_map<Key, tailor::v1::Timer> window_;
+  size_t window_bytes_ = 0;
+  int64_t window_end_ms_ = INT64_MIN;
+  // No timer after the window fires before this.
+  int64_t min_beyond_ms_ = INT64_MIN;
   Changes changes_;
+  // Changes taken by a commit that is not durable yet, with its sequence.
+  absl::btree_map<Key, std::pair<std::optional<tailor::v1::Timer>, uint64_t>>
+      in_flight_;
 };
 
 }  // namespace tailor::pipeline

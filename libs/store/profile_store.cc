@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -406,8 +407,26 @@ absl::Status ProfileStore::ForEachTimer(
     absl::FunctionRef<bool(int64_t, absl::string_view, absl::string_view,
                            absl::string_view)>
         fn) {
+  return ForEachTimerFrom(partition, std::numeric_limits<int64_t>::min(), fn);
+}
+
+uint64_t ProfileStore::EstimatedTimerCount() const {
+  uint64_t count = 0;
+  if (!db_->GetIntProperty(timers_, "rocksdb.estimate-num-keys", &count)) {
+    return 0;
+  }
+  return count;
+}
+
+absl::Status ProfileStore::ForEachTimerFrom(
+    int32_t partition, int64_t from_fire_at_ms,
+    absl::FunctionRef<bool(int64_t, absl::string_view, absl::string_view,
+                           absl::string_view)>
+        fn) {
   TAILOR_RETURN_IF_ERROR(CheckPartition(partition));
-  const std::string lower = keys::PartitionPrefix(partition);
+  std::string lower;
+  keys::EncodeTimerKey(partition, from_fire_at_ms, "", "", &lower);
+  lower.pop_back();  // the customer id's terminator: before every key
   const std::string upper = keys::PartitionUpperBound(partition);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions read_options;

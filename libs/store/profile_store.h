@@ -128,6 +128,15 @@ class ProfileStore {
                              absl::string_view timer_id,
                              absl::string_view value)>
           fn);
+  // The same from the first timer due at or after `from_fire_at_ms`.
+  [[nodiscard]] absl::Status ForEachTimerFrom(
+      int32_t partition, int64_t from_fire_at_ms,
+      absl::FunctionRef<bool(int64_t fire_at_ms, absl::string_view customer_id,
+                             absl::string_view timer_id,
+                             absl::string_view value)>
+          fn);
+  // RocksDB's estimate of the timers stored (all partitions).
+  uint64_t EstimatedTimerCount() const;
 
   // Visits every profile of a partition in customer id byte order. fn returns
   // false to stop. Does not fill the block cache.

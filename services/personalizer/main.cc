@@ -429,6 +429,7 @@ int Main() {
       metrics.Update(p.stats(), p.processor().cached_profiles(),
                      p.processor().pending_timers(), p.assigned_partitions(),
                      p.commit_failures());
+      metrics.UpdateTimerWindow(p.processor().timer_window());
       last_metrics = now;
     }
     if (duration > absl::ZeroDuration() && now - start >= duration) break;

@@ -127,7 +127,17 @@ PersonalizerMetrics::PersonalizerMetrics()
   }
   cached_profiles_ = MakeGauge(r, "tailor_cached_profiles",
                                "Profiles held in the in-memory cache.");
-  pending_timers_ = MakeGauge(r, "tailor_pending_timers", "Timers pending.");
+  pending_timers_ =
+      MakeGauge(r, "tailor_pending_timers",
+                "Timers pending in the state store (RocksDB's estimate).");
+  timer_window_entries_ =
+      MakeGauge(r, "tailor_timer_index_entries",
+                "Pending timers held in memory (the next ones due).");
+  timer_window_bytes_ = MakeGauge(r, "tailor_timer_index_bytes",
+                                  "Memory of the pending timers held, bytes.");
+  timer_window_limit_bytes_ =
+      MakeGauge(r, "tailor_timer_index_limit_bytes",
+                "Bound of the memory for pending timers (timer_index_bytes).");
   assigned_partitions_ = MakeGauge(r, "tailor_assigned_partitions",
                                    "Input topic partitions assigned.");
   ready_ = MakeGauge(r, "tailor_ready", "1 when the service is ready.");
@@ -247,6 +257,13 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   cached_profiles_->Set(static_cast<double>(cached_profiles));
   pending_timers_->Set(static_cast<double>(pending_timers));
   assigned_partitions_->Set(assigned_partitions);
+}
+
+void PersonalizerMetrics::UpdateTimerWindow(
+    const pipeline::TimerWindowStats& window) {
+  timer_window_entries_->Set(static_cast<double>(window.entries));
+  timer_window_bytes_->Set(static_cast<double>(window.bytes));
+  timer_window_limit_bytes_->Set(static_cast<double>(window.budget_bytes));
 }
 
 void PersonalizerMetrics::SetReady(bool ready) { ready_->Set(ready ? 1 : 0); }

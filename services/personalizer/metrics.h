@@ -45,6 +45,8 @@ class PersonalizerMetrics {
   void Update(const pipeline::ProcessorStats& stats, size_t cached_profiles,
               size_t pending_timers, int assigned_partitions,
               int64_t commit_failures);
+  // What the timer indexes hold in memory and their bound.
+  void UpdateTimerWindow(const pipeline::TimerWindowStats& window);
   // Sets the readiness gauge; called at every scrape, so the gauge is live
   // even while the pipeline thread is busy (a restore, a retried commit).
   void SetReady(bool ready);
@@ -98,6 +100,9 @@ class PersonalizerMetrics {
   std::array<prometheus::Counter*, 4> decisions_by_action_{};
   prometheus::Gauge* cached_profiles_;
   prometheus::Gauge* pending_timers_;
+  prometheus::Gauge* timer_window_entries_;
+  prometheus::Gauge* timer_window_bytes_;
+  prometheus::Gauge* timer_window_limit_bytes_;
   prometheus::Gauge* assigned_partitions_;
   prometheus::Gauge* ready_;
   prometheus::Gauge* stalled_seconds_;

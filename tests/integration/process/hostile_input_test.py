@@ -442,6 +442,46 @@ class StallTest(HostileCase):
         "/healthz to recover", timeout=60, alive=[self.personalizer])
 
 
+class TimerWindowTest(HostileCase):
+  """Every pending timer is in the state store; memory holds only a window
+  of the next ones, within timer_index_bytes, and every reminder still
+  fires when stream time reaches it."""
+
+  ENV = {"TAILOR_TIMER_INDEX_BYTES": "65536", "TAILOR_TIME_SOURCE": "event"}
+  CUSTOMERS = 3000
+
+  def test_many_pending_timers_fire_from_a_bounded_window(self):
+    for i in range(self.CUSTOMERS):
+      item = events_pb2.LineItem(product_id=f"p-{i}", quantity=1,
+                                 unit_price=events_pb2.Money(
+                                     minor_units=4999, currency="PLN"))
+      self.send_event("clickstream",
+                      self.event(f"c-{i:05d}",
+                                 cart_add=events_pb2.CartAdd(item=item)))
+    self.drain()
+    m = metrics(self.personalizer.port)
+    self.assertEqual(m["tailor_timer_index_limit_bytes"], 65536)
+    self.assertLessEqual(m["tailor_timer_index_bytes"], 65536)
+    # A window, not every timer: the rest are only in RocksDB.
+    self.assertLess(m["tailor_timer_index_entries"], self.CUSTOMERS / 2)
+
+    # Stream time moves three hours on: every first reminder is due.
+    self.t += 3 * 3600 * 1000
+    self.send_event("clickstream",
+                    self.event("c-clock",
+                               page_view=events_pb2.PageView(page_type="home")))
+    self.drain()
+    reminded = set()
+    for msg in self.read_topics([DECISIONS_LOG_TOPIC])[DECISIONS_LOG_TOPIC]:
+      d = decision_pb2.Decision.FromString(msg.value())
+      if d.kind == decision_pb2.DECISION_KIND_CART_REMINDER:
+        reminded.add(d.customer_id)
+    self.assertEqual(len(reminded), self.CUSTOMERS)
+    m = metrics(self.personalizer.port)
+    self.assertGreaterEqual(m["tailor_timers_fired_total"], self.CUSTOMERS)
+    self.assertLessEqual(m["tailor_timer_index_bytes"], 65536)
+
+
 class StaleOffsetsTest(ProcessTestCase):
   """A state directory outliving its topics: the input topics are created
   again (a new broker here) and hold more records than the state had read.

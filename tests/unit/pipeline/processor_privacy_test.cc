@@ -1,8 +1,6 @@
 // The Processor's privacy duties without Kafka: audit records, the opt-out's
 // timers, and the retention sweep with its timers, on a real RocksDB store.
-#include <stdlib.h>
 
-#include <filesystem>
 #include <limits>
 #include <memory>
 #include <string>
@@ -18,6 +16,7 @@
 #include "libs/store/profile_store.h"
 #include "tailor/v1/audit.pb.h"
 #include "tailor/v1/events.pb.h"
+#include "tests/unit/pipeline/temp_store_test_base.h"
 
 namespace tailor::pipeline {
 namespace {
@@ -30,23 +29,11 @@ constexpr int64_t kDay = 24 * kHour;
 // 2026-11-02 00:00:00 UTC: a UTC midnight.
 constexpr int64_t kMidnight = 1793577600000;
 
-class ProcessorPrivacyTest : public ::testing::Test {
+class ProcessorPrivacyTest : public TempStoreTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/processor_privacy.XXXXXX";
-    dir_ = mkdtemp(tmpl.data());
-    store::StoreOptions store_options;
-    store_options.path = dir_ + "/state";
-    store_options.block_cache_mb = 8;
-    store_options.write_buffer_mb = 4;
-    auto store = store::ProfileStore::Open(store_options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
   void TearDown() override {
     processor_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    TempStoreTest::TearDown();
   }
 
   void Start(int64_t retention_ms) {
@@ -152,8 +139,6 @@ class ProcessorPrivacyTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_;
-  std::unique_ptr<store::ProfileStore> store_;
   std::unique_ptr<Processor> processor_;
   std::vector<std::string> values_;  // views of InputRecords point here
   std::vector<std::string> keys_;
@@ -193,9 +178,9 @@ TEST_F(ProcessorPrivacyTest, OptOutDropsTheTimersOfTheCart) {
   const int64_t t = kMidnight + 10 * kHour;
   Consent("c-1", t, false);
   Cart("c-1", t + 1000);
-  ASSERT_GT(processor_->pending_timers(), 0u);  // the reminders
+  ASSERT_GT(StoredTimers(), 0u);  // the reminders
   Consent("c-1", t + 2000, true);
-  EXPECT_EQ(processor_->pending_timers(), 0u);
+  EXPECT_EQ(StoredTimers(), 0u);
   tailor::v1::CustomerProfile last;
   ASSERT_TRUE(last.ParseFromString(Changelog("c-1").back()));
   EXPECT_EQ(last.cart().items_size(), 0);
@@ -215,7 +200,7 @@ TEST_F(ProcessorPrivacyTest, RetentionSweepDeletesIdleProfilesAndTheirTimers) {
   Consent("c-opted-out", kMidnight + kHour + 1, true);
   View("c-active", kMidnight + 23 * kHour + 30 * 60 * 1000);
   EXPECT_EQ(processor_->stats().profiles_expired, 0);
-  EXPECT_GT(processor_->pending_timers(), 0u);  // the second reminder
+  EXPECT_GT(StoredTimers(), 0u);  // the second reminder
   const int reminders = Decisions("c-idle");
   // Past midnight: c-idle was untouched for longer than the hour before
   // it; c-active was not; the opt-out is kept to honour it.
@@ -224,7 +209,7 @@ TEST_F(ProcessorPrivacyTest, RetentionSweepDeletesIdleProfilesAndTheirTimers) {
   EXPECT_EQ(Changelog("c-idle").back(), "");
   EXPECT_NE(Changelog("c-active").back(), "");
   EXPECT_NE(Changelog("c-opted-out").back(), "");
-  EXPECT_EQ(processor_->pending_timers(), 0u);
+  EXPECT_EQ(StoredTimers(), 0u);
   std::string value;
   EXPECT_FALSE(*store_->GetProfile(0, "c-idle", &value));
   // The second reminder's time passes: nothing fires for c-idle.
