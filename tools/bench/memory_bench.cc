@@ -18,6 +18,7 @@
 // Printed (stdout):
 //   memory: customers=N events=N seconds=S events_per_s=R rss_mb=M
 //           peak_rss_mb=P rss_start_mb=B cached_profiles=C pending_timers=T
+//           timer_window_entries=W timer_window_kb=K
 //           dead_letters=D sst_mb=F
 //
 //   memory_bench [--customers=1000000] [--batch=5000] [--partitions=4]
@@ -204,7 +205,8 @@ int Main() {
     std::printf(
         "memory: customers=%lld events=%lld seconds=%.1f events_per_s=%.0f "
         "rss_mb=%.1f peak_rss_mb=%.1f rss_start_mb=%.1f cached_profiles=%zu "
-        "pending_timers=%zu profiles_created=%lld dead_letters=%lld "
+        "pending_timers=%zu timer_window_entries=%zu timer_window_kb=%.0f "
+        "profiles_created=%lld dead_letters=%lld "
         "sst_mb=%.0f profile_cache_entries=%d block_cache_mb=%lld "
         "write_buffer_mb=%lld\n",
         static_cast<long long>(customers),
@@ -213,6 +215,8 @@ int Main() {
             std::max(seconds, 1e-9),
         ProcStatusMb("VmRSS"), ProcStatusMb("VmHWM"), rss_start,
         processor->cached_profiles(), processor->pending_timers(),
+        processor->timer_window().entries,
+        static_cast<double>(processor->timer_window().bytes) / 1024,
         static_cast<long long>(st.profiles_created),
         static_cast<long long>(st.dead_letters),
         static_cast<double>(DirBytes(dir)) / (1 << 20),
