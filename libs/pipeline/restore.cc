@@ -135,6 +135,49 @@ absl::Status AddRecords(
   return absl::OkStatus();
 }
 
+// Timers indexed for a customer a later tombstone erased must not stay
+// (they hold the customer's id): adds to `batch` the deletion of every
+// timer of `partition` whose customer is in `erased`, unless the customer's
+// final profile holds it (the customer was created again).
+absl::Status DropTimersOfErased(store::ProfileStore* store, int32_t partition,
+                                const absl::flat_hash_set<std::string>& erased,
+                                store::ProfileStore::Batch* batch) {
+  if (erased.empty()) return absl::OkStatus();
+  struct Indexed {
+    int64_t fire_at_ms;
+    std::string customer_id;
+    std::string timer_id;
+  };
+  std::vector<Indexed> candidates;
+  TAILOR_RETURN_IF_ERROR(store->ForEachTimer(
+      partition, [&](int64_t fire_at_ms, absl::string_view customer_id,
+                     absl::string_view timer_id, absl::string_view) {
+        if (erased.contains(customer_id)) {
+          candidates.push_back(
+              {fire_at_ms, std::string(customer_id), std::string(timer_id)});
+        }
+        return true;
+      }));
+  std::string profile;
+  for (const Indexed& t : candidates) {
+    TAILOR_ASSIGN_OR_RETURN(
+        const bool found,
+        store->GetProfile(partition, t.customer_id, &profile));
+    bool held = false;
+    if (found) {
+      ForEachPendingTimer(profile, [&](int64_t fire_at_ms,
+                                       absl::string_view timer_id,
+                                       absl::string_view) {
+        held = held || (fire_at_ms == t.fire_at_ms && timer_id == t.timer_id);
+      });
+    }
+    if (!held) {
+      batch->DeleteTimer(partition, t.fire_at_ms, t.customer_id, t.timer_id);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ChangelogRestorer::ChangelogRestorer(store::ProfileStore* store,
@@ -281,6 +324,16 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
   records.clear();  // the records must go before the assignment changes
   TAILOR_RETURN_IF_ERROR(reader_->Assign({}));
 
+  // Everything read is written before the timers are checked against it.
+  submit();
+  writer.WaitFor(submitted);
+
+  for (const auto& [partition, p] : restores) {
+    TAILOR_RETURN_IF_ERROR(
+        DropTimersOfErased(store_, partition, p.erased, batch));
+  }
+  // The positions last: until they are written, the next restore reads
+  // the same records again.
   for (const auto& [partition, p] : restores) {
     if (p.checkpoint_found) {
       ++result->checkpoints;
@@ -294,49 +347,6 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
   }
   submit();
   writer.WaitFor(submitted);
-
-  // Timers indexed for a customer a later tombstone erased must not stay
-  // (they hold the customer's id): keep only those the customer's final
-  // profile holds, if it was created again.
-  for (const auto& [partition, p] : restores) {
-    if (p.erased.empty()) continue;
-    struct Indexed {
-      int64_t fire_at_ms;
-      std::string customer_id;
-      std::string timer_id;
-    };
-    std::vector<Indexed> candidates;
-    TAILOR_RETURN_IF_ERROR(store_->ForEachTimer(
-        partition, [&](int64_t fire_at_ms, absl::string_view customer_id,
-                       absl::string_view timer_id, absl::string_view) {
-          if (p.erased.contains(customer_id)) {
-            candidates.push_back(
-                {fire_at_ms, std::string(customer_id), std::string(timer_id)});
-          }
-          return true;
-        }));
-    std::string profile;
-    for (const Indexed& t : candidates) {
-      TAILOR_ASSIGN_OR_RETURN(
-          const bool found,
-          store_->GetProfile(partition, t.customer_id, &profile));
-      bool held = false;
-      if (found) {
-        ForEachPendingTimer(profile, [&](int64_t fire_at_ms,
-                                         absl::string_view timer_id,
-                                         absl::string_view) {
-          held = held || (fire_at_ms == t.fire_at_ms && timer_id == t.timer_id);
-        });
-      }
-      if (!held) {
-        batch->DeleteTimer(partition, t.fire_at_ms, t.customer_id, t.timer_id);
-      }
-    }
-  }
-  if (batch->Count() > 0) {
-    submit();
-    writer.WaitFor(submitted);
-  }
   return absl::OkStatus();
 }
 
