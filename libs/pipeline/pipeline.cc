@@ -408,15 +408,22 @@ tailor::v1::EventTopic Pipeline::KindOf(absl::string_view topic) const {
 void Pipeline::OnPartitionsAssigned(
     std::vector<kafka::TopicPartition>& partitions) {
   ready_.store(false);
-  for (kafka::TopicPartition& tp : partitions) {
+  std::vector<int32_t> opening;
+  for (const kafka::TopicPartition& tp : partitions) {
     assigned_.insert({tp.topic, tp.partition});
-    if (processor_->HasPartition(tp.partition)) continue;
-    // The local state is a cache of the changelog: bring it up to date
-    // before the partition is processed.
-    absl::Status status = restorer_->RestoreIfBehind(tp.partition).status();
-    if (status.ok()) status = processor_->OpenPartition(tp.partition);
-    if (!status.ok()) rebalance_error_ = status;
+    if (!processor_->HasPartition(tp.partition) &&
+        std::find(opening.begin(), opening.end(), tp.partition) ==
+            opening.end()) {
+      opening.push_back(tp.partition);
+    }
   }
+  // The local state is a cache of the changelog: bring it up to date, for
+  // every new partition together, before the partitions are processed.
+  absl::Status status = restorer_->Restore(opening).status();
+  for (const int32_t partition : opening) {
+    if (status.ok()) status = processor_->OpenPartition(partition);
+  }
+  if (!status.ok()) rebalance_error_ = status;
   // Where each input starts: the position its local state stores, checked
   // against the partition (on_stale_offsets may rebuild a partition's
   // state, which moves the positions of its other inputs too: then the
@@ -513,7 +520,7 @@ absl::StatusOr<int64_t> Pipeline::CheckStoredOffset(
       store::ProfileStore::Batch forget = store_->NewBatch();
       forget.DeleteMeta(ChangelogPositionKey(tp.partition));
       TAILOR_RETURN_IF_ERROR(store_->Commit(&forget));
-      TAILOR_RETURN_IF_ERROR(restorer_->RestoreIfBehind(tp.partition).status());
+      TAILOR_RETURN_IF_ERROR(restorer_->Restore({tp.partition}).status());
       TAILOR_RETURN_IF_ERROR(processor_->OpenPartition(tp.partition));
       TAILOR_ASSIGN_OR_RETURN(std::optional<int64_t> restored,
                               processor_->StoredOffset(tp.topic, tp.partition));

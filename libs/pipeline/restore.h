@@ -1,11 +1,15 @@
 // File: restore.h
-// Brings the local state of one partition up to date from the changelog
-// topic before the partition is processed: the local RocksDB is a cache of
-// the changelog. Reads from the changelog position the local state reflects
-// (the tail) or, when there is no usable local state, from the beginning;
-// writes profiles in WAL-less bulk batches, re-indexes the timers the
-// profiles carry, and takes the input positions and shared state from the
-// last PartitionCheckpoint record read.
+// Brings the local state of assigned partitions up to date from the
+// changelog topic before they are processed: the local RocksDB is a cache of
+// the changelog. Every partition that is behind is read at once by one
+// reader (one fetch over all of them), from the changelog position its local
+// state reflects (the tail) or, when there is no usable local state, from
+// the beginning. Profiles are written in WAL-less bulk batches by a writer
+// thread while the reader fetches and decodes the next records; the timers a
+// profile carries are indexed in the same pass (read from its
+// pending_timers field without parsing the rest); the input positions and
+// shared state come from the last PartitionCheckpoint record of each
+// partition. One flush at the end makes it all durable.
 //
 // Owned by the Pipeline; called on the pipeline thread.
 #ifndef TAILOR_LIBS_PIPELINE_RESTORE_H_
@@ -17,17 +21,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "libs/kafka/consumer.h"
 #include "libs/store/profile_store.h"
 
 namespace tailor::pipeline {
 
 struct RestoreResult {
-  int64_t from_offset = 0;
-  int64_t to_offset = 0;  // the changelog's end when the restore began
-  int64_t records = 0;    // changelog records applied
-  int64_t profiles = 0;   // profile records (puts and tombstones)
-  bool checkpoint_found = false;
+  int partitions = 0;    // partitions that were behind (0: all up to date)
+  int checkpoints = 0;   // of those, how many had a checkpoint record
+  int64_t records = 0;   // changelog records applied
+  int64_t profiles = 0;  // profile records (puts and tombstones)
   absl::Duration elapsed;
 };
 
@@ -35,6 +39,7 @@ struct RestoreResult {
 struct RestoreProgress {
   std::atomic<int64_t> applied{0};    // changelog records applied, ever
   std::atomic<int64_t> remaining{0};  // records left in the running restore
+  std::atomic<int64_t> restoring{0};  // partitions in the running restore
   std::atomic<int64_t> restores{0};   // partitions restored (not up to date)
 };
 
@@ -45,18 +50,22 @@ class ChangelogRestorer {
   ChangelogRestorer(store::ProfileStore* store, kafka::Consumer* reader,
                     std::string changelog_topic);
 
-  // Restores `partition` when the changelog holds records past the local
-  // changelog position; returns what was done (records == 0: up to date).
-  absl::StatusOr<RestoreResult> RestoreIfBehind(int32_t partition);
+  // Restores, all together, every partition of `partitions` whose changelog
+  // holds records past its local changelog position; returns what was done
+  // (partitions == 0: all up to date). Logs its progress (records, rate and
+  // estimated time left, over all the partitions) every few seconds.
+  absl::StatusOr<RestoreResult> Restore(absl::Span<const int32_t> partitions);
 
-  // Progress so far; a restore also logs its progress (records, rate and
-  // estimated time left) every few seconds.
   const RestoreProgress& progress() const { return progress_; }
 
  private:
-  absl::Status Apply(int32_t partition, int64_t from, int64_t to,
-                     RestoreResult* result);
-  absl::Status ReindexTimers(int32_t partition);
+  // One partition that is behind: where its restore reads from and to.
+  struct Range {
+    int32_t partition = 0;
+    int64_t from = 0;
+    int64_t to = 0;  // the changelog's end when the restore began
+  };
+  absl::Status Apply(absl::Span<const Range> ranges, RestoreResult* result);
 
   store::ProfileStore* store_;
   kafka::Consumer* reader_;

@@ -7,8 +7,8 @@
 
 namespace tailor::pipeline {
 
-StateWriter::StateWriter(store::ProfileStore* store)
-    : store_(store), thread_([this] { Run(); }) {}
+StateWriter::StateWriter(store::ProfileStore* store, bool disable_wal)
+    : store_(store), disable_wal_(disable_wal), thread_([this] { Run(); }) {}
 
 StateWriter::~StateWriter() {
   {
@@ -50,7 +50,7 @@ void StateWriter::Run() {
     }
     absl::Duration backoff = absl::Milliseconds(50);
     for (;;) {
-      absl::Status status = store_->Commit(next.second);
+      absl::Status status = store_->Commit(next.second, disable_wal_);
       if (status.ok()) break;
       failing_.store(true);
       ++failures_;

@@ -5,9 +5,11 @@
 // write is retried with backoff until it succeeds or the writer stops; the
 // pipeline reports not ready meanwhile.
 //
-// Owned by the Pipeline. Submit(), written(), failing() and WaitFor() are
-// called from the pipeline thread; the batches belong to the caller and must
-// live until written() covers them.
+// Owned by the Pipeline (and, for the time of a restore, by the
+// ChangelogRestorer, which writes its WAL-less batches with one). Submit(),
+// written(), failing() and WaitFor() are called from the pipeline thread;
+// the batches belong to the caller and must live until written() covers
+// them.
 #ifndef TAILOR_LIBS_PIPELINE_STATE_WRITER_H_
 #define TAILOR_LIBS_PIPELINE_STATE_WRITER_H_
 
@@ -24,7 +26,9 @@ namespace tailor::pipeline {
 
 class StateWriter {
  public:
-  explicit StateWriter(store::ProfileStore* store);
+  // `disable_wal`: write without the WAL (restores, which flush at the
+  // end).
+  explicit StateWriter(store::ProfileStore* store, bool disable_wal = false);
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
   // Writes what is queued (unless Stop() was called), then joins.
@@ -49,6 +53,7 @@ class StateWriter {
   void Run();
 
   store::ProfileStore* store_;
+  const bool disable_wal_;
   absl::Mutex mu_;
   std::deque<std::pair<uint64_t, store::ProfileStore::Batch*>> queue_
       ABSL_GUARDED_BY(mu_);

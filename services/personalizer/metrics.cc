@@ -168,6 +168,10 @@ PersonalizerMetrics::PersonalizerMetrics()
   restore_remaining_ = MakeGauge(
       r, "tailor_restore_remaining_records",
       "Changelog records left in the running restore (0 when none runs).");
+  restoring_partitions_ = MakeGauge(
+      r, "tailor_restoring_partitions",
+      "Partitions the running restore brings up to date together (0 when "
+      "none runs).");
   restores_ = MakeGauge(
       r, "tailor_restores",
       "Partitions restored from the changelog since start (a partition "
@@ -272,6 +276,7 @@ void PersonalizerMetrics::SetRestore(
     const pipeline::RestoreProgress& progress) {
   restore_applied_->Set(static_cast<double>(progress.applied.load()));
   restore_remaining_->Set(static_cast<double>(progress.remaining.load()));
+  restoring_partitions_->Set(static_cast<double>(progress.restoring.load()));
   restores_->Set(static_cast<double>(progress.restores.load()));
 }
 

@@ -113,6 +113,7 @@ class PersonalizerMetrics {
   prometheus::Gauge* state_rebuilt_;
   prometheus::Gauge* restore_applied_;
   prometheus::Gauge* restore_remaining_;
+  prometheus::Gauge* restoring_partitions_;
   prometheus::Gauge* restores_;
   prometheus::Counter* profiles_trimmed_;
   prometheus::Counter* erased_events_dropped_;

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "libs/pipeline/changelog.h"
+#include "libs/pipeline/pending_timers.h"
 #include "libs/profile/validate.h"
 #include "libs/store/keys.h"
 #include "tailor/v1/profile.pb.h"
@@ -82,21 +84,41 @@ void ApplyProfile(int32_t partition, int variant, absl::string_view key,
     fuzz::Fail("a profile key does not decode back");
   }
   if (value.empty()) return;  // A tombstone deletes the profile.
-  // ChangelogRestorer::ReindexTimers.
-  v1::CustomerProfile restored;
-  if (!restored.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return;  // restore: "corrupt restored profile"
-  }
-  if (keys::ValidCustomerIdForTimer(key)) {
-    for (const v1::Timer& timer : restored.pending_timers()) {
+  // ChangelogRestorer: the timers read from the profile's bytes without a
+  // parse, each indexed under its key (a customer id with a 0x00 byte that
+  // holds timers fails the restore).
+  std::vector<std::pair<int64_t, std::string>> scanned;
+  const bool scanned_ok = ::tailor::pipeline::ForEachPendingTimer(
+      value,
+      [&](int64_t fire_at_ms, absl::string_view timer_id, absl::string_view) {
+        scanned.emplace_back(fire_at_ms, std::string(timer_id));
+      });
+  if (scanned_ok && keys::ValidCustomerIdForTimer(key)) {
+    for (const auto& [fire_at_ms, timer_id] : scanned) {
       const std::string timer_key =
-          keys::TimerKey(partition, timer.fire_at_ms(), key, timer.timer_id());
+          keys::TimerKey(partition, fire_at_ms, key, timer_id);
       const auto t = keys::DecodeTimerKey(timer_key);
       if (!t.has_value() || t->partition != partition ||
-          t->fire_at_ms != timer.fire_at_ms() || t->customer_id != key ||
-          t->timer_id != timer.timer_id()) {
+          t->fire_at_ms != fire_at_ms || t->customer_id != key ||
+          t->timer_id != timer_id) {
         fuzz::Fail("a timer key does not decode back");
       }
+    }
+  }
+  // The processor parses the profile whole: what it parses, the restore
+  // read the same timers from.
+  v1::CustomerProfile restored;
+  if (!restored.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return;  // the processor refuses it as corrupt when it loads it
+  }
+  if (!scanned_ok ||
+      scanned.size() != static_cast<size_t>(restored.pending_timers_size())) {
+    fuzz::Fail("the restore read other timers than a parse");
+  }
+  for (int i = 0; i < restored.pending_timers_size(); ++i) {
+    if (scanned[i].first != restored.pending_timers(i).fire_at_ms() ||
+        scanned[i].second != restored.pending_timers(i).timer_id()) {
+      fuzz::Fail("the restore read other timers than a parse");
     }
   }
   // Processor::LoadProfile: the stored profile of the event's customer.
