@@ -24,6 +24,10 @@ using tailor::v1::TopicsConfig;
 
 constexpr int32_t kMaxBatchEventsLimit = 1000000;
 constexpr int32_t kMaxBatchMsLimit = 60000;
+// Below 1 MiB a cache of profiles (up to profile::kMaxProfileBytes each)
+// holds next to nothing: a typo, not a choice.
+constexpr int64_t kMinProfileCacheBytes = int64_t{1} << 20;
+constexpr int64_t kMaxProfileCacheBytes = int64_t{1} << 40;  // 1 TiB.
 constexpr int64_t kMinBlockCacheMb = 8;
 constexpr int64_t kMaxBlockCacheMb = int64_t{1} << 20;  // 1 TiB.
 constexpr int64_t kMinWriteBufferMb = 4;
@@ -181,6 +185,9 @@ void ApplyServiceDefaults(ServiceConfig* config) {
   if (config->profile_cache_entries() == 0) {
     config->set_profile_cache_entries(kDefaultProfileCacheEntries);
   }
+  if (config->profile_cache_bytes() == 0) {
+    config->set_profile_cache_bytes(kDefaultProfileCacheBytes);
+  }
   if (config->block_cache_mb() == 0) {
     config->set_block_cache_mb(kDefaultBlockCacheMb);
   }
@@ -314,6 +321,14 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
   if (config.profile_cache_entries() < 0) {
     fail("profile_cache_entries",
          absl::StrCat("must be >= 0, got ", config.profile_cache_entries()));
+  }
+  if (config.profile_cache_bytes() < kMinProfileCacheBytes ||
+      config.profile_cache_bytes() > kMaxProfileCacheBytes) {
+    fail("profile_cache_bytes",
+         absl::StrCat("must be in [", kMinProfileCacheBytes, ", ",
+                      kMaxProfileCacheBytes, "] (0 means ",
+                      kDefaultProfileCacheBytes, "), got ",
+                      config.profile_cache_bytes()));
   }
   if (config.block_cache_mb() < kMinBlockCacheMb ||
       config.block_cache_mb() > kMaxBlockCacheMb) {

@@ -31,6 +31,7 @@ inline constexpr absl::string_view kDefaultHttpAddress = "0.0.0.0:8080";
 inline constexpr int32_t kDefaultMaxBatchEvents = 5000;
 inline constexpr int32_t kDefaultMaxBatchMs = 20;
 inline constexpr int32_t kDefaultProfileCacheEntries = 200000;
+inline constexpr int64_t kDefaultProfileCacheBytes = int64_t{256} << 20;
 inline constexpr int64_t kDefaultBlockCacheMb = 128;
 inline constexpr int64_t kDefaultWriteBufferMb = 64;
 inline constexpr int64_t kDefaultMaxEventSkewHours = 24;

@@ -38,6 +38,7 @@ ProcessorOptions ProcessorOptionsFor(const tailor::v1::ServiceConfig& config,
       config.max_event_skew_hours() * 3600 * 1000;
   options.profile_cache_entries = config.profile_cache_entries();
   options.timer_index_bytes = static_cast<size_t>(config.timer_index_bytes());
+  options.profile_cache_bytes = config.profile_cache_bytes();
   return options;
 }
 
@@ -125,15 +126,17 @@ PartitionTask* Processor::TaskFor(int32_t partition) {
   return it == tasks_.end() ? nullptr : it->second.get();
 }
 
-size_t Processor::CapacityPerPartition() const {
-  return std::max<size_t>(
-      64, options_.profile_cache_entries / std::max<size_t>(1, tasks_.size()));
+Processor::CacheBounds Processor::CapacityPerPartition() const {
+  const size_t tasks = std::max<size_t>(1, tasks_.size());
+  return {
+      .entries = std::max<size_t>(64, options_.profile_cache_entries / tasks),
+      .bytes = options_.profile_cache_bytes / tasks};
 }
 
 absl::StatusOr<CachedProfile*> Processor::LoadProfile(
     PartitionTask& task, absl::string_view customer_id) {
   if (CachedProfile* hit = task.profiles.Find(customer_id)) {
-    hit->last_used = batch_seq_;
+    task.profiles.Touch(hit);
     ++stats_.cache_hits;
     return hit;
   }
@@ -141,13 +144,13 @@ absl::StatusOr<CachedProfile*> Processor::LoadProfile(
   TAILOR_ASSIGN_OR_RETURN(
       bool found, store_->GetProfile(task.partition, customer_id, &scratch_));
   CachedProfile* entry = task.profiles.Insert(customer_id);
-  entry->last_used = batch_seq_;
   if (found) {
     if (!entry->profile.ParseFromString(scratch_)) {
       return absl::DataLossError(
           absl::StrCat("corrupt profile of customer ", customer_id));
     }
     entry->exists = true;
+    task.profiles.Measure(entry, scratch_.size());
   } else {
     entry->profile.set_customer_id(std::string(customer_id));
   }
@@ -164,14 +167,13 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
     PartitionTask* task = TaskFor(rec.partition);
     const std::string& id = events_[i].customer_id();
     if (CachedProfile* hit = task->profiles.Find(id)) {
-      hit->last_used = batch_seq_;
+      task->profiles.Touch(hit);
       ++stats_.cache_hits;
       continue;
     }
     // Insert a placeholder now so duplicates in the batch are read once.
     CachedProfile* entry = task->profiles.Insert(id);
     entry->profile.set_customer_id(id);
-    entry->last_used = batch_seq_;
     misses[rec.partition].push_back(id);
   }
   for (auto& [partition, ids] : misses) {
@@ -187,6 +189,7 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
             absl::StrCat("corrupt profile of customer ", ids[k]));
       }
       entry->exists = true;
+      task->profiles.Measure(entry, miss_values_[k].size());
     }
   }
   return absl::OkStatus();
@@ -195,7 +198,6 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
 absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
                                      int64_t wall_now_ms,
                                      int64_t max_stream_time_ms) {
-  ++batch_seq_;
   if (events_.size() < records.size()) events_.resize(records.size());
   verdicts_.assign(records.size(), absl::OkStatus());
 
@@ -521,6 +523,7 @@ void Processor::PrepareCommit() {
     task.profiles.DrainDirty([&](const std::string& id, CachedProfile& entry) {
       entry.pinned_until = prepared_seq_;
       if (entry.erased && !entry.exists) {
+        task.profiles.Measure(&entry, 0);
         batch_.DeleteProfile(p, id);
         if (options_.emit_changelog) {
           outputs_.push_back(OutputRecord{OutputKind::kChangelog,
@@ -541,6 +544,7 @@ void Processor::PrepareCommit() {
                      scratch_.size(), p, entry.profile.ByteSizeLong());
         entry.profile.SerializeToString(&scratch_);
       }
+      task.profiles.Measure(&entry, scratch_.size());
       batch_.PutProfile(p, id, scratch_);
       if (options_.emit_changelog) {
         outputs_.push_back(OutputRecord{OutputKind::kChangelog,
@@ -667,8 +671,10 @@ void Processor::MarkDurable(const PreparedCommit& commit) {
       }
     }
   }
+  const CacheBounds bounds = CapacityPerPartition();
   for (auto& [partition, task] : tasks_) {
-    task->profiles.EvictTo(CapacityPerPartition(), durable_seq_);
+    stats_.profiles_evicted +=
+        task->profiles.EvictTo(bounds.entries, bounds.bytes, durable_seq_);
     task->timers.MarkDurable(durable_seq_);
   }
 }
@@ -699,6 +705,12 @@ bool Processor::idle() const {
 size_t Processor::cached_profiles() const {
   size_t n = 0;
   for (const auto& [p, task] : tasks_) n += task->profiles.size();
+  return n;
+}
+
+size_t Processor::cached_profile_bytes() const {
+  size_t n = 0;
+  for (const auto& [p, task] : tasks_) n += task->profiles.bytes();
   return n;
 }
 

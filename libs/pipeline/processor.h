@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "libs/config/service_config.h"
 #include "libs/decide/engine.h"
 #include "libs/pipeline/partition_task.h"
 #include "libs/pipeline/records.h"
@@ -43,10 +44,13 @@ namespace tailor::pipeline {
 struct ProcessorOptions {
   tailor::v1::TopicsConfig topics;  // names, defaults applied
   tailor::profile::ValidationLimits limits;
-  size_t profile_cache_entries = 200000;  // across all partitions
+  // The profile cache's bounds across all partitions, split evenly over
+  // the open ones: entries, and bytes as ProfileCache charges them.
+  size_t profile_cache_entries = config::kDefaultProfileCacheEntries;
+  size_t profile_cache_bytes = config::kDefaultProfileCacheBytes;
   // The in-memory windows of the next pending timers, across all
   // partitions (the rest stay in the store).
-  size_t timer_index_bytes = 16 << 20;
+  size_t timer_index_bytes = config::kDefaultTimerIndexBytes;
   // Partitions of each input topic: the shop-wide coupon budgets are split
   // across them (see PartitionState).
   int32_t partition_count = 1;
@@ -95,6 +99,8 @@ struct ProcessorStats {
   int64_t cache_hits = 0;
   int64_t cache_misses = 0;
   int64_t profiles_created = 0;
+  // Clean profiles dropped from the cache to keep it within its bounds.
+  int64_t profiles_evicted = 0;
   int64_t profiles_erased = 0;
   int64_t commits = 0;
   // Profiles cut down to profile::kMaxProfileBytes before being written.
@@ -200,6 +206,9 @@ class Processor {
 
   const ProcessorStats& stats() const { return stats_; }
   size_t cached_profiles() const;
+  // The bytes the profile caches of all partitions are charged
+  // (ProfileCache::bytes()).
+  size_t cached_profile_bytes() const;
   // Timers pending in the store (RocksDB's estimate).
   size_t pending_timers() const;
   TimerWindowStats timer_window() const;
@@ -255,11 +264,17 @@ class Processor {
   const std::string& TopicForKind(tailor::v1::DecisionKind kind) const;
   const std::string& InputTopicName(int kind) const;
   std::string CheckpointOf(const PartitionTask& task) const;
-  size_t CapacityPerPartition() const;
   // Gives each open partition's timer window its share of
   // options_.timer_index_bytes.
   void SplitTimerBudget();
   static constexpr size_t kMinTimerWindowBytes = 16 << 10;
+  // The profile cache bounds of one partition: the options' split over the
+  // open partitions (at least 64 entries each).
+  struct CacheBounds {
+    size_t entries = 0;
+    size_t bytes = 0;
+  };
+  CacheBounds CapacityPerPartition() const;
 
   store::ProfileStore* store_;
   std::shared_ptr<const decide::Engine> engine_;
@@ -267,7 +282,6 @@ class Processor {
   tailor::v1::ProfileSpec profile_spec_;  // defaults applied
 
   absl::flat_hash_map<int32_t, std::unique_ptr<PartitionTask>> tasks_;
-  uint64_t batch_seq_ = 0;
   uint64_t prepared_seq_ = 0;  // PrepareCommit() calls
   uint64_t durable_seq_ = 0;   // the last prepared commit written
 

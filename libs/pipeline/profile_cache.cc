@@ -1,18 +1,47 @@
 #include "libs/pipeline/profile_cache.h"
 
-#include <algorithm>
-
 namespace tailor::pipeline {
 
 CachedProfile* ProfileCache::Find(absl::string_view customer_id) {
   auto it = entries_.find(customer_id);
-  return it == entries_.end() ? nullptr : it->second.get();
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 CachedProfile* ProfileCache::Insert(absl::string_view customer_id) {
-  auto [it, inserted] = entries_.try_emplace(customer_id, nullptr);
-  if (inserted) it->second = std::make_unique<CachedProfile>();
-  return it->second.get();
+  auto [it, inserted] = entries_.try_emplace(customer_id);
+  CachedProfile* entry = &it->second;
+  if (inserted) {
+    entry->key = &it->first;
+    entry->charge = ChargeFor(customer_id.size(), 0);
+    bytes_ += entry->charge;
+    LinkHottest(entry);
+  }
+  return entry;
+}
+
+void ProfileCache::Touch(CachedProfile* entry) {
+  if (entry == hottest_) return;
+  Unlink(entry);
+  LinkHottest(entry);
+}
+
+void ProfileCache::Measure(CachedProfile* entry, size_t serialized_bytes) {
+  bytes_ -= entry->charge;
+  entry->charge = ChargeFor(entry->key->size(), serialized_bytes);
+  bytes_ += entry->charge;
+}
+
+void ProfileCache::Unlink(CachedProfile* entry) {
+  (entry->hotter != nullptr ? entry->hotter->colder : hottest_) = entry->colder;
+  (entry->colder != nullptr ? entry->colder->hotter : coldest_) = entry->hotter;
+  entry->hotter = nullptr;
+  entry->colder = nullptr;
+}
+
+void ProfileCache::LinkHottest(CachedProfile* entry) {
+  entry->colder = hottest_;
+  (hottest_ != nullptr ? hottest_->hotter : coldest_) = entry;
+  hottest_ = entry;
 }
 
 void ProfileCache::MarkDirty(CachedProfile* entry) {
@@ -27,7 +56,7 @@ void ProfileCache::DrainDirty(
   if (dirty_.empty()) return;
   for (CachedProfile* entry : dirty_) {
     entry->dirty = false;
-    fn(entry->profile.customer_id(), *entry);
+    fn(*entry->key, *entry);
     entry->erased = false;
   }
   dirty_.clear();
@@ -37,31 +66,23 @@ void ProfileCache::DrainDirty(
 void ProfileCache::ForEach(
     absl::FunctionRef<void(const std::string&, const CachedProfile&)> fn)
     const {
-  for (const auto& [id, entry] : entries_) fn(id, *entry);
+  for (const auto& [id, entry] : entries_) fn(id, entry);
 }
 
-size_t ProfileCache::EvictTo(size_t target, uint64_t durable_seq) {
-  if (entries_.size() <= target) return 0;
-  const auto evictable = [durable_seq](const CachedProfile& e) {
-    return !e.dirty && e.pinned_until <= durable_seq;
-  };
-  std::vector<uint64_t> ages;
-  ages.reserve(entries_.size());
-  for (const auto& [id, entry] : entries_) {
-    if (evictable(*entry)) ages.push_back(entry->last_used);
-  }
-  const size_t excess = entries_.size() - target;
-  if (ages.empty()) return 0;
-  const size_t nth = std::min(excess, ages.size()) - 1;
-  std::nth_element(ages.begin(), ages.begin() + nth, ages.end());
-  const uint64_t cutoff = ages[nth];
+size_t ProfileCache::EvictTo(size_t max_entries, size_t max_bytes,
+                             uint64_t durable_seq) {
   size_t evicted = 0;
-  for (auto it = entries_.begin(); it != entries_.end() && evicted < excess;) {
-    auto cur = it++;
-    if (evictable(*cur->second) && cur->second->last_used <= cutoff) {
-      entries_.erase(cur);
+  CachedProfile* entry = coldest_;
+  while (entry != nullptr &&
+         (entries_.size() > max_entries || bytes_ > max_bytes)) {
+    CachedProfile* next = entry->hotter;
+    if (!entry->dirty && entry->pinned_until <= durable_seq) {
+      Unlink(entry);
+      bytes_ -= entry->charge;
+      entries_.erase(entries_.find(*entry->key));
       ++evicted;
     }
+    entry = next;
   }
   return evicted;
 }

@@ -426,8 +426,12 @@ int Main() {
     if (!status.ok()) break;
     const absl::Time now = absl::Now();
     if (now - last_metrics > absl::Milliseconds(200)) {
-      metrics.Update(p.stats(), p.processor().cached_profiles(),
-                     p.processor().pending_timers(), p.assigned_partitions(),
+      const pipeline::Processor& processor = p.processor();
+      metrics.Update(p.stats(),
+                     {.profiles = processor.cached_profiles(),
+                      .bytes = processor.cached_profile_bytes(),
+                      .limit_bytes = processor.options().profile_cache_bytes},
+                     processor.pending_timers(), p.assigned_partitions(),
                      p.commit_failures());
       metrics.UpdateTimerWindow(p.processor().timer_window());
       last_metrics = now;

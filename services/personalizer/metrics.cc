@@ -90,6 +90,10 @@ PersonalizerMetrics::PersonalizerMetrics()
                             "Profile lookups served from memory.");
   cache_misses_ = MakeCounter(r, "tailor_profile_cache_misses_total",
                               "Profile lookups that read RocksDB.");
+  cache_evictions_ = MakeCounter(
+      r, "tailor_profile_cache_evictions_total",
+      "Profiles already written to RocksDB dropped from the cache to keep it "
+      "within profile_cache_entries and profile_cache_bytes.");
   profiles_erased_ = MakeCounter(r, "tailor_profiles_erased_total",
                                  "Profiles erased on request.");
   commits_ = MakeCounter(r, "tailor_commits_total", "Batches committed.");
@@ -127,6 +131,12 @@ PersonalizerMetrics::PersonalizerMetrics()
   }
   cached_profiles_ = MakeGauge(r, "tailor_cached_profiles",
                                "Profiles held in the in-memory cache.");
+  cache_bytes_ = MakeGauge(
+      r, "tailor_profile_cache_bytes",
+      "Memory charged to the cached profiles (serialized size times the "
+      "in-memory factor, plus key and entry overhead), bytes.");
+  cache_limit_bytes_ = MakeGauge(r, "tailor_profile_cache_limit_bytes",
+                                 "profile_cache_bytes: the cache's limit.");
   pending_timers_ =
       MakeGauge(r, "tailor_pending_timers",
                 "Timers pending in the state store (RocksDB's estimate).");
@@ -230,7 +240,7 @@ void PersonalizerMetrics::SetInputTopics(
 }
 
 void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
-                                 size_t cached_profiles, size_t pending_timers,
+                                 const CacheUsage& cache, size_t pending_timers,
                                  int assigned_partitions,
                                  int64_t commit_failures) {
   Advance(commit_failures_, commit_failures, last_commit_failures_);
@@ -239,6 +249,7 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   Advance(timers_fired_, s.timers_fired, last_.timers_fired);
   Advance(cache_hits_, s.cache_hits, last_.cache_hits);
   Advance(cache_misses_, s.cache_misses, last_.cache_misses);
+  Advance(cache_evictions_, s.profiles_evicted, last_.profiles_evicted);
   Advance(profiles_erased_, s.profiles_erased, last_.profiles_erased);
   Advance(commits_, s.commits, last_.commits);
   Advance(profiles_trimmed_, s.profiles_trimmed, last_.profiles_trimmed);
@@ -258,7 +269,9 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
             last_.misrouted_by_topic[t]);
   }
   last_ = s;
-  cached_profiles_->Set(static_cast<double>(cached_profiles));
+  cached_profiles_->Set(static_cast<double>(cache.profiles));
+  cache_bytes_->Set(static_cast<double>(cache.bytes));
+  cache_limit_bytes_->Set(static_cast<double>(cache.limit_bytes));
   pending_timers_->Set(static_cast<double>(pending_timers));
   assigned_partitions_->Set(assigned_partitions);
 }

@@ -42,7 +42,14 @@ class PersonalizerMetrics {
   // Update().
   void SetInputTopics(const tailor::v1::TopicsConfig& topics);
 
-  void Update(const pipeline::ProcessorStats& stats, size_t cached_profiles,
+  // The profile cache as Processor reports it: entries, the bytes charged
+  // for them, and the configured limit.
+  struct CacheUsage {
+    size_t profiles = 0;
+    size_t bytes = 0;
+    size_t limit_bytes = 0;
+  };
+  void Update(const pipeline::ProcessorStats& stats, const CacheUsage& cache,
               size_t pending_timers, int assigned_partitions,
               int64_t commit_failures);
   // What the timer indexes hold in memory and their bound.
@@ -93,12 +100,15 @@ class PersonalizerMetrics {
   prometheus::Counter* timers_fired_;
   prometheus::Counter* cache_hits_;
   prometheus::Counter* cache_misses_;
+  prometheus::Counter* cache_evictions_;
   prometheus::Counter* profiles_erased_;
   prometheus::Counter* commits_;
   prometheus::Counter* commit_failures_;
   int64_t last_commit_failures_ = 0;
   std::array<prometheus::Counter*, 4> decisions_by_action_{};
   prometheus::Gauge* cached_profiles_;
+  prometheus::Gauge* cache_bytes_;
+  prometheus::Gauge* cache_limit_bytes_;
   prometheus::Gauge* pending_timers_;
   prometheus::Gauge* timer_window_entries_;
   prometheus::Gauge* timer_window_bytes_;

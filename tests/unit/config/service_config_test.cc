@@ -48,6 +48,7 @@ TEST(ApplyServiceDefaultsTest, FillsEveryDefault) {
   EXPECT_EQ(config.max_batch_events(), 5000);
   EXPECT_EQ(config.max_batch_ms(), 20);
   EXPECT_EQ(config.profile_cache_entries(), 200000);
+  EXPECT_EQ(config.profile_cache_bytes(), 256 << 20);
   EXPECT_EQ(config.block_cache_mb(), 128);
   EXPECT_EQ(config.write_buffer_mb(), 64);
   EXPECT_EQ(config.http_address(), "0.0.0.0:8080");
@@ -148,6 +149,17 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"CacheNegative",
              [](ServiceConfig* c) { c->set_profile_cache_entries(-1); },
              "profile_cache_entries"},
+        Rule{"CacheBytesNegative",
+             [](ServiceConfig* c) { c->set_profile_cache_bytes(-1); },
+             "profile_cache_bytes"},
+        Rule{"CacheBytesAbsurdlySmall",
+             [](ServiceConfig* c) { c->set_profile_cache_bytes(4096); },
+             "profile_cache_bytes"},
+        Rule{"CacheBytesAbsurdlyLarge",
+             [](ServiceConfig* c) {
+               c->set_profile_cache_bytes(int64_t{1} << 41);
+             },
+             "profile_cache_bytes"},
         Rule{"BlockCacheSmall",
              [](ServiceConfig* c) { c->set_block_cache_mb(7); },
              "block_cache_mb"},
@@ -401,6 +413,16 @@ TEST(ServiceEnvironmentTest, SetsTheProducerContractPolicies) {
       ApplyServiceEnvironment(Env({{"TAILOR_COMPRESSION", "brotli"}}), &config);
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("TAILOR_COMPRESSION"));
+}
+
+TEST(ServiceEnvironmentTest, SetsTheProfileCacheBytes) {
+  ServiceConfig config;
+  ASSERT_TRUE(ApplyServiceEnvironment(
+                  Env({{"TAILOR_PROFILE_CACHE_BYTES", "16777216"}}), &config)
+                  .ok());
+  ApplyServiceDefaults(&config);
+  EXPECT_EQ(config.profile_cache_bytes(), 16 << 20);
+  EXPECT_EQ(config.profile_cache_entries(), 200000);  // both bounds
 }
 
 TEST(ServiceEnvironmentTest, ReportsEveryBadVariable) {

@@ -610,7 +610,9 @@ def memory_budget_mib(cfg):
     block = int(cfg.get("block_cache_mb") or 128)
     write = int(cfg.get("write_buffer_mb") or 64)
     entries = int(cfg.get("profile_cache_entries") or 200000)
-    return block + 2 * write + entries * PROFILE_KIB / 1024 + OVERHEAD_MIB
+    cache_mib = int(cfg.get("profile_cache_bytes") or 256 << 20) / (1 << 20)
+    return (block + 2 * write + min(entries * PROFILE_KIB / 1024, cache_mib) +
+            OVERHEAD_MIB)
 
 
 def check_scaling(name, docs, spec, cfg, ctx, errors):

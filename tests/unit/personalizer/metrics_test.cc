@@ -127,10 +127,10 @@ TEST(PersonalizerMetricsTest, MisroutedEventsByTopicStartAtZeroAndFollow) {
                         " 0"));
   pipeline::ProcessorStats stats;
   stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_ORDERS] = 3;
-  metrics.Update(stats, 0, 0, 1, 0);
+  metrics.Update(stats, {}, 0, 1, 0);
   stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_ORDERS] = 5;
   stats.misrouted_by_topic[tailor::v1::EVENT_TOPIC_CLICKSTREAM] = 1;
-  metrics.Update(stats, 0, 0, 1, 0);
+  metrics.Update(stats, {}, 0, 1, 0);
   const std::string text = Scrape(metrics);
   EXPECT_THAT(text, HasSubstr("tailor_misrouted_events_total{topic=\""
                               "shop.orders\"} 5"));
@@ -138,6 +138,23 @@ TEST(PersonalizerMetricsTest, MisroutedEventsByTopicStartAtZeroAndFollow) {
                               "shop.clicks\"} 1"));
   EXPECT_THAT(text, HasSubstr("tailor_misrouted_events_total{topic=\""
                               "shop.privacy\"} 0"));
+}
+
+TEST(PersonalizerMetricsTest, ProfileCacheBytesLimitAndEvictions) {
+  PersonalizerMetrics metrics;
+  const std::string before = Scrape(metrics);
+  EXPECT_THAT(before, HasSubstr("tailor_profile_cache_bytes 0"));
+  EXPECT_THAT(before, HasSubstr("tailor_profile_cache_limit_bytes 0"));
+  EXPECT_THAT(before, HasSubstr("tailor_profile_cache_evictions_total 0"));
+  pipeline::ProcessorStats stats;
+  stats.profiles_evicted = 7;
+  metrics.Update(stats, {.profiles = 3, .bytes = 4096, .limit_bytes = 16384}, 0,
+                 1, 0);
+  const std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("tailor_cached_profiles 3"));
+  EXPECT_THAT(text, HasSubstr("tailor_profile_cache_bytes 4096"));
+  EXPECT_THAT(text, HasSubstr("tailor_profile_cache_limit_bytes 16384"));
+  EXPECT_THAT(text, HasSubstr("tailor_profile_cache_evictions_total 7"));
 }
 
 TEST(PersonalizerMetricsTest, BatchAndCommitHistograms) {

@@ -4,19 +4,18 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/keyed_hash.h"
-#include "libs/decide/engine.h"
-#include "libs/decide/rules.h"
 #include "libs/pipeline/processor.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/audit.pb.h"
 #include "tailor/v1/events.pb.h"
-#include "tests/unit/pipeline/temp_store_test_base.h"
+#include "tests/unit/pipeline/processor_test_base.h"
 
 namespace tailor::pipeline {
 namespace {
@@ -29,33 +28,15 @@ constexpr int64_t kDay = 24 * kHour;
 // 2026-11-02 00:00:00 UTC: a UTC midnight.
 constexpr int64_t kMidnight = 1793577600000;
 
-class ProcessorPrivacyTest : public TempStoreTest {
+class ProcessorPrivacyTest : public ProcessorTestBase {
  protected:
-  void TearDown() override {
-    processor_.reset();
-    TempStoreTest::TearDown();
-  }
-
   void Start(int64_t retention_ms) {
-    auto engine = decide::Engine::Create(decide::DefaultRules());
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    ProcessorOptions options;
-    options.topics.set_clickstream("clickstream");
-    options.topics.set_orders("orders");
-    options.topics.set_privacy("privacy");
-    options.topics.set_coupons("decisions.coupons");
-    options.topics.set_push("decisions.push");
-    options.topics.set_cart_reminders("decisions.cart-reminders");
-    options.topics.set_dead_letter("tailor.dlq");
-    options.topics.set_changelog("tailor.profiles.changelog");
-    options.topics.set_audit("tailor.audit");
+    ProcessorOptions options = DefaultTopics();
     options.limits.max_future_skew_ms = 1000LL * kDay;
     options.audit_salt = "salt";
     options.instance = "pod-0";
     options.profile_retention_ms = retention_ms;
-    processor_ = std::make_unique<Processor>(
-        store_.get(), std::shared_ptr<const decide::Engine>(std::move(*engine)),
-        options);
+    StartProcessor(std::move(options));
   }
 
   // Processes one event; keeps the outputs of the step in outputs_.
@@ -139,7 +120,6 @@ class ProcessorPrivacyTest : public TempStoreTest {
     return n;
   }
 
-  std::unique_ptr<Processor> processor_;
   std::vector<std::string> values_;  // views of InputRecords point here
   std::vector<std::string> keys_;
   int64_t offset_ = 0;
