@@ -177,20 +177,26 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
     misses[rec.partition].push_back(id);
   }
   for (auto& [partition, ids] : misses) {
-    stats_.cache_misses += ids.size();
-    TAILOR_RETURN_IF_ERROR(
-        store_->MultiGetProfiles(partition, ids, &miss_values_, &miss_found_));
-    PartitionTask* task = TaskFor(partition);
-    for (size_t k = 0; k < ids.size(); ++k) {
-      if (!miss_found_[k]) continue;
-      CachedProfile* entry = task->profiles.Find(ids[k]);
-      if (!entry->profile.ParseFromString(miss_values_[k])) {
-        return absl::DataLossError(
-            absl::StrCat("corrupt profile of customer ", ids[k]));
-      }
-      entry->exists = true;
-      task->profiles.Measure(entry, miss_values_[k].size());
+    TAILOR_RETURN_IF_ERROR(ReadMisses(*TaskFor(partition), ids));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::ReadMisses(PartitionTask& task,
+                                   absl::Span<const absl::string_view> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  stats_.cache_misses += ids.size();
+  TAILOR_RETURN_IF_ERROR(store_->MultiGetProfiles(task.partition, ids,
+                                                  &miss_values_, &miss_found_));
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (!miss_found_[k]) continue;
+    CachedProfile* entry = task.profiles.Find(ids[k]);
+    if (!entry->profile.ParseFromString(miss_values_[k])) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt profile of customer ", ids[k]));
     }
+    entry->exists = true;
+    task.profiles.Measure(entry, miss_values_[k].size());
   }
   return absl::OkStatus();
 }
@@ -388,10 +394,22 @@ absl::Status Processor::FireDue(PartitionTask& task) {
   due_.clear();
   TAILOR_RETURN_IF_ERROR(
       task.timers.PopDue(task.stream_time_ms - 1, *store_, &due_));
+  // The customers not cached are read with one MultiGet.
+  miss_ids_.clear();
+  for (const tailor::v1::Timer& timer : due_) {
+    if (CachedProfile* hit = task.profiles.Find(timer.customer_id())) {
+      task.profiles.Touch(hit);
+      ++stats_.cache_hits;
+      continue;
+    }
+    CachedProfile* entry = task.profiles.Insert(timer.customer_id());
+    entry->profile.set_customer_id(timer.customer_id());
+    miss_ids_.push_back(timer.customer_id());
+  }
+  TAILOR_RETURN_IF_ERROR(ReadMisses(task, miss_ids_));
   for (const tailor::v1::Timer& timer : due_) {
     ++stats_.timers_fired;
-    TAILOR_ASSIGN_OR_RETURN(CachedProfile * entry,
-                            LoadProfile(task, timer.customer_id()));
+    CachedProfile* entry = task.profiles.Find(timer.customer_id());
     if (!entry->exists) continue;  // erased, or never known
     // The profile's own list is the truth; an index entry it does not hold
     // (moved, fired, or superseded during a restore) is stale.

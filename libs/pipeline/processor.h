@@ -219,6 +219,10 @@ class Processor {
   absl::StatusOr<CachedProfile*> LoadProfile(PartitionTask& task,
                                              absl::string_view customer_id);
   absl::Status Prefetch(absl::Span<const InputRecord> records);
+  // Reads the profiles of `ids` (placeholders already inserted in the
+  // task's cache) with one MultiGet.
+  absl::Status ReadMisses(PartitionTask& task,
+                          absl::Span<const absl::string_view> ids);
   // Fires the timers of `task` due before its stream time.
   absl::Status FireDue(PartitionTask& task);
   void ProcessEvent(PartitionTask& task, CachedProfile* entry,

@@ -1,6 +1,7 @@
 #include "libs/pipeline/restore.h"
 
 #include <algorithm>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -219,8 +220,12 @@ absl::StatusOr<RestoreResult> ChangelogRestorer::Restore(
   int64_t total = 0;
   for (const Range& r : ranges) total += r.to - r.from;
   result.partitions = static_cast<int>(ranges.size());
-  spdlog::info("restoring {} partitions of {} together: {} records",
-               ranges.size(), changelog_topic_, total);
+  std::string numbers;
+  for (const Range& r : ranges) {
+    absl::StrAppend(&numbers, numbers.empty() ? "" : ",", r.partition);
+  }
+  spdlog::info("restoring partitions {} of {} together: {} records", numbers,
+               changelog_topic_, total);
   progress_.restores.fetch_add(static_cast<int64_t>(ranges.size()));
   progress_.restoring.store(static_cast<int64_t>(ranges.size()));
   progress_.remaining.store(total);
