@@ -263,7 +263,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
       };
   p->processor_ = std::make_unique<Processor>(
       p->store_.get(), std::move(engine), std::move(processor_options));
-  p->state_writer_ = std::make_unique<StateWriter>(p->store_.get());
+  p->state_writer_ = std::make_unique<StateWriter>(
+      p->store_.get(), /*disable_wal=*/false, &p->split_);
 
   kafka::Properties producer_props = WithClientProperties(
       p->client_properties_,
@@ -632,26 +633,30 @@ absl::Status Pipeline::RunOnce() {
   for (const auto& [partition, inputs] : task_inputs_) {
     buffered += inputs->buffered();
   }
-  TAILOR_RETURN_IF_ERROR(consumer_->PollBatch(
-      cfg.max_batch_events(),
-      buffered > 0 ? absl::ZeroDuration()
-                   : absl::Milliseconds(cfg.max_batch_ms()),
-      &records_, &ends_));
-  if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
-  const int64_t now_ms = NowMs();
-  // Take everything already fetched before deciding what is caught up: a
-  // record of one input must not pass a record of another that sits in the
-  // local queue behind it.
-  size_t polled = records_.size();
-  bool got = !records_.empty() || !ends_.empty();
-  BufferPolled(now_ms);
-  while (got && polled < static_cast<size_t>(cfg.max_buffered_records())) {
+  int64_t now_ms;
+  {
+    ScopedPhase phase(&split_, CyclePhase::kPoll);
     TAILOR_RETURN_IF_ERROR(consumer_->PollBatch(
-        cfg.max_batch_events(), absl::ZeroDuration(), &records_, &ends_));
+        cfg.max_batch_events(),
+        buffered > 0 ? absl::ZeroDuration()
+                     : absl::Milliseconds(cfg.max_batch_ms()),
+        &records_, &ends_));
     if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
-    polled += records_.size();
-    got = !records_.empty() || !ends_.empty();
+    now_ms = NowMs();
+    // Take everything already fetched before deciding what is caught up: a
+    // record of one input must not pass a record of another that sits in
+    // the local queue behind it.
+    size_t polled = records_.size();
+    bool got = !records_.empty() || !ends_.empty();
     BufferPolled(now_ms);
+    while (got && polled < static_cast<size_t>(cfg.max_buffered_records())) {
+      TAILOR_RETURN_IF_ERROR(consumer_->PollBatch(
+          cfg.max_batch_events(), absl::ZeroDuration(), &records_, &ends_));
+      if (!rebalance_error_.ok()) return std::exchange(rebalance_error_, {});
+      polled += records_.size();
+      got = !records_.empty() || !ends_.empty();
+      BufferPolled(now_ms);
+    }
   }
   ApplyProbedEnds();
   TAILOR_RETURN_IF_ERROR(ProcessReleased(now_ms));
@@ -736,6 +741,7 @@ int64_t Pipeline::StreamTimeCap(int64_t wall_now_ms) const {
 }
 
 absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
+  ScopedPhase phase(&split_, CyclePhase::kProcess);
   const size_t max = static_cast<size_t>(options_.config.max_batch_events());
   released_.clear();
   // Tasks in partition order, so a batch is the same whatever the map does.
@@ -803,6 +809,7 @@ bool Pipeline::exactly_once() const {
 }
 
 absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
+  ScopedPhase phase(&split_, CyclePhase::kProduce);
   std::vector<kafka::Producer::Header> headers;
   if (!resend_skips_.empty() &&
       absl::Now() - resend_skips_since_ > kResendSkipsFor) {
@@ -907,6 +914,8 @@ absl::Status Pipeline::AdvanceCommits(bool seal_now) {
   }
   TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
   // Back-pressure: a bounded number of commits in flight.
+  ScopedPhase waiting(pending_.size() > kMaxCommitsInFlight ? &split_ : nullptr,
+                      CyclePhase::kWait);
   while (pending_.size() > kMaxCommitsInFlight && !stop_.load()) {
     producer_->Poll(absl::Milliseconds(10));
     TAILOR_RETURN_IF_ERROR(WriteDurableCommits());
@@ -915,6 +924,7 @@ absl::Status Pipeline::AdvanceCommits(bool seal_now) {
       ReapWrittenCommits();
     }
   }
+  ScopedPhase committing(&split_, CyclePhase::kCommit);
   CommitGroupOffsetsIfDue();
   return absl::OkStatus();
 }
@@ -931,7 +941,10 @@ void Pipeline::ProduceIntoOpenCommit() {
 
 void Pipeline::SealOpenCommit() {
   const CommitLog::Seq seq = commit_log_.open_seq();
-  processor_->PrepareCommit();
+  {
+    ScopedPhase phase(&split_, CyclePhase::kSeal);
+    processor_->PrepareCommit();
+  }
   ProduceIntoOpenCommit();
   pending_.back().prepared = processor_->TakePrepared();
   pending_.back().sealed_at = absl::Now();
@@ -1083,6 +1096,7 @@ void Pipeline::CommitGroupOffsetsIfDue() {
 }
 
 absl::Status Pipeline::WriteStateRetrying() {
+  ScopedPhase phase(&split_, CyclePhase::kRocksDb);
   absl::Duration backoff = absl::Milliseconds(50);
   for (;;) {
     absl::Status status = processor_->WriteState();
@@ -1154,12 +1168,16 @@ absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
 // Kafka (when it is behind after a crash, the restore catches it up).
 absl::Status Pipeline::CommitExactlyOnce() {
   const absl::Time start = absl::Now();
-  processor_->PrepareCommit();
+  {
+    ScopedPhase phase(&split_, CyclePhase::kSeal);
+    processor_->PrepareCommit();
+  }
   std::vector<kafka::TopicPartition> offsets;
   for (const TopicOffset& o : processor_->prepared_offsets()) {
     offsets.push_back({o.topic, o.partition, o.next_offset});
   }
   absl::Status status = ProduceOutputs(/*seq=*/0);
+  ScopedPhase committing(&split_, CyclePhase::kCommit);
   if (status.ok()) {
     status = RetryTransactional(
         [&] {

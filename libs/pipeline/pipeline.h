@@ -42,6 +42,7 @@
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/pipeline/commit_log.h"
+#include "libs/pipeline/cycle_split.h"
 #include "libs/pipeline/end_probe.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/restore.h"
@@ -116,6 +117,8 @@ class Pipeline : public kafka::RebalanceListener {
   int64_t aborted_transactions() const { return aborted_transactions_; }
   // Commit attempts that failed (produce, transaction or state write) and
   // were retried.
+  // Cumulative time per phase of the cycle (and of the state writer).
+  const CycleSplit& cycle_split() const { return split_; }
   int64_t commit_failures() const {
     return commit_failures_.load() + state_writer_->failures();
   }
@@ -243,6 +246,8 @@ class Pipeline : public kafka::RebalanceListener {
 
   PipelineOptions options_;
   kafka::Properties client_properties_;  // KafkaClientProperties()
+  // Declared before state_writer_, which adds to it until it is destroyed.
+  CycleSplit split_;
   std::unique_ptr<store::ProfileStore> store_;
   std::unique_ptr<Processor> processor_;
   // Declared after store_: destroyed (queued writes finished) before it.

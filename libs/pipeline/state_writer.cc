@@ -7,8 +7,12 @@
 
 namespace tailor::pipeline {
 
-StateWriter::StateWriter(store::ProfileStore* store, bool disable_wal)
-    : store_(store), disable_wal_(disable_wal), thread_([this] { Run(); }) {}
+StateWriter::StateWriter(store::ProfileStore* store, bool disable_wal,
+                         CycleSplit* split)
+    : store_(store),
+      disable_wal_(disable_wal),
+      split_(split),
+      thread_([this] { Run(); }) {}
 
 StateWriter::~StateWriter() {
   {
@@ -50,7 +54,11 @@ void StateWriter::Run() {
     }
     absl::Duration backoff = absl::Milliseconds(50);
     for (;;) {
-      absl::Status status = store_->Commit(next.second, disable_wal_);
+      absl::Status status;
+      {
+        ScopedPhase phase(split_, CyclePhase::kRocksDb);
+        status = store_->Commit(next.second, disable_wal_);
+      }
       if (status.ok()) break;
       failing_.store(true);
       ++failures_;

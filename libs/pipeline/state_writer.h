@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "libs/pipeline/cycle_split.h"
 #include "libs/store/profile_store.h"
 
 namespace tailor::pipeline {
@@ -27,8 +28,9 @@ namespace tailor::pipeline {
 class StateWriter {
  public:
   // `disable_wal`: write without the WAL (restores, which flush at the
-  // end).
-  explicit StateWriter(store::ProfileStore* store, bool disable_wal = false);
+  // end). `split`, if set, is charged the time of the writes (kRocksDb).
+  explicit StateWriter(store::ProfileStore* store, bool disable_wal = false,
+                       CycleSplit* split = nullptr);
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
   // Writes what is queued (unless Stop() was called), then joins.
@@ -54,6 +56,7 @@ class StateWriter {
 
   store::ProfileStore* store_;
   const bool disable_wal_;
+  CycleSplit* const split_;
   absl::Mutex mu_;
   std::deque<std::pair<uint64_t, store::ProfileStore::Batch*>> queue_
       ABSL_GUARDED_BY(mu_);

@@ -434,6 +434,7 @@ int Main() {
                      processor.pending_timers(), p.assigned_partitions(),
                      p.commit_failures());
       metrics.UpdateTimerWindow(p.processor().timer_window());
+      metrics.UpdateCycleSplit(p.cycle_split().Read());
       last_metrics = now;
     }
     if (duration > absl::ZeroDuration() && now - start >= duration) break;

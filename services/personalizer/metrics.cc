@@ -140,6 +140,19 @@ PersonalizerMetrics::PersonalizerMetrics()
   pending_timers_ =
       MakeGauge(r, "tailor_pending_timers",
                 "Timers pending in the state store (RocksDB's estimate).");
+  auto& phases = prometheus::BuildCounter()
+                     .Name("tailor_pipeline_seconds_total")
+                     .Help(
+                         "Time of the pipeline thread per phase of its cycle "
+                         "(poll, process, produce, seal, wait, commit) and of "
+                         "the RocksDB writes (rocksdb, the state writer's "
+                         "thread), seconds.")
+                     .Register(r);
+  for (size_t i = 0; i < phase_seconds_.size(); ++i) {
+    phase_seconds_[i] =
+        &phases.Add({{"phase", std::string(pipeline::CyclePhaseName(
+                                   static_cast<pipeline::CyclePhase>(i)))}});
+  }
   timer_window_entries_ =
       MakeGauge(r, "tailor_timer_index_entries",
                 "Pending timers held in memory (the next ones due).");
@@ -274,6 +287,17 @@ void PersonalizerMetrics::Update(const pipeline::ProcessorStats& s,
   cache_limit_bytes_->Set(static_cast<double>(cache.limit_bytes));
   pending_timers_->Set(static_cast<double>(pending_timers));
   assigned_partitions_->Set(assigned_partitions);
+}
+
+void PersonalizerMetrics::UpdateCycleSplit(
+    const pipeline::CycleSplit::Totals& split) {
+  for (size_t i = 0; i < split.size(); ++i) {
+    if (split[i] > last_split_[i]) {
+      phase_seconds_[i]->Increment(
+          static_cast<double>(split[i] - last_split_[i]) / 1e9);
+    }
+  }
+  last_split_ = split;
 }
 
 void PersonalizerMetrics::UpdateTimerWindow(

@@ -13,12 +13,14 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/pipeline/cycle_split.h"
 #include "libs/pipeline/processor.h"
 #include "libs/pipeline/records.h"
 #include "libs/pipeline/restore.h"
@@ -52,6 +54,8 @@ class PersonalizerMetrics {
   void Update(const pipeline::ProcessorStats& stats, const CacheUsage& cache,
               size_t pending_timers, int assigned_partitions,
               int64_t commit_failures);
+  // Advances tailor_pipeline_seconds_total{phase} to the pipeline's totals.
+  void UpdateCycleSplit(const pipeline::CycleSplit::Totals& split);
   // What the timer indexes hold in memory and their bound.
   void UpdateTimerWindow(const pipeline::TimerWindowStats& window);
   // Sets the readiness gauge; called at every scrape, so the gauge is live
@@ -110,6 +114,10 @@ class PersonalizerMetrics {
   prometheus::Gauge* cache_bytes_;
   prometheus::Gauge* cache_limit_bytes_;
   prometheus::Gauge* pending_timers_;
+  std::array<prometheus::Counter*,
+             std::tuple_size_v<pipeline::CycleSplit::Totals>>
+      phase_seconds_{};
+  pipeline::CycleSplit::Totals last_split_{};
   prometheus::Gauge* timer_window_entries_;
   prometheus::Gauge* timer_window_bytes_;
   prometheus::Gauge* timer_window_limit_bytes_;

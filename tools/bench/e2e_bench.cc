@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -46,6 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -59,6 +62,7 @@
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/mock_cluster.h"
 #include "libs/kafka/producer.h"
+#include "libs/pipeline/cycle_split.h"
 #include "libs/pipeline/pipeline.h"
 #include "libs/pipeline/records.h"
 #include "tailor/v1/config.pb.h"
@@ -252,10 +256,13 @@ class PipelineRunner {
   bool failed() const { return failed_.load(); }
   double cache_hit_ratio() const { return hit_ratio_.load(); }
   // RunOnce() cycles since the last call: count, mean and max duration (ms).
+  // With the time per phase of the cycle (Pipeline::cycle_split()) spent
+  // in them; kRocksDb is the state writer's thread.
   struct Cycles {
     int64_t count = 0;
     double mean_ms = 0;
     double max_ms = 0;
+    pipeline::CycleSplit::Totals split_ns{};
   };
   Cycles TakeCycles() {
     Cycles c;
@@ -263,6 +270,11 @@ class PipelineRunner {
     const int64_t total = cycle_ns_.exchange(0);
     c.max_ms = static_cast<double>(max_cycle_ns_.exchange(0)) / 1e6;
     c.mean_ms = c.count > 0 ? static_cast<double>(total) / 1e6 / c.count : 0.0;
+    for (size_t i = 0; i < c.split_ns.size(); ++i) {
+      const int64_t now = split_ns_[i].load(std::memory_order_relaxed);
+      c.split_ns[i] = now - split_taken_[i];
+      split_taken_[i] = now;
+    }
     return c;
   }
 
@@ -315,6 +327,10 @@ class PipelineRunner {
     for (int64_t n : s.decisions_by_kind) decisions += n;
     decisions_.store(decisions, std::memory_order_relaxed);
     assigned_.store(p.assigned_partitions(), std::memory_order_relaxed);
+    const pipeline::CycleSplit::Totals split = p.cycle_split().Read();
+    for (size_t i = 0; i < split.size(); ++i) {
+      split_ns_[i].store(split[i], std::memory_order_relaxed);
+    }
     const int64_t lookups = s.cache_hits + s.cache_misses;
     hit_ratio_.store(lookups > 0 ? static_cast<double>(s.cache_hits) /
                                        static_cast<double>(lookups)
@@ -336,7 +352,29 @@ class PipelineRunner {
   std::atomic<int64_t> cycles_{0};
   std::atomic<int64_t> cycle_ns_{0};
   std::atomic<int64_t> max_cycle_ns_{0};
+  std::array<std::atomic<int64_t>,
+             std::tuple_size_v<pipeline::CycleSplit::Totals>>
+      split_ns_{};
+  pipeline::CycleSplit::Totals split_taken_{};  // by TakeCycles()' caller
 };
+
+// One line: where the time of `cycles` went, ms per cycle and share of the
+// wall time of the window, per phase.
+void PrintCycleSplit(const std::string& label,
+                     const PipelineRunner::Cycles& cycles, double window_s) {
+  std::string line =
+      absl::StrFormat("e2e: phase=%s cycle_split", label.c_str());
+  for (size_t i = 0; i < cycles.split_ns.size(); ++i) {
+    const double ms = static_cast<double>(cycles.split_ns[i]) / 1e6;
+    absl::StrAppendFormat(
+        &line, " %s_ms_per_cycle=%.3f %s_share=%.2f",
+        pipeline::CyclePhaseName(static_cast<pipeline::CyclePhase>(i)),
+        cycles.count > 0 ? ms / static_cast<double>(cycles.count) : 0.0,
+        pipeline::CyclePhaseName(static_cast<pipeline::CyclePhase>(i)),
+        window_s > 0 ? ms / 1e3 / window_s : 0.0);
+  }
+  std::printf("%s\n", line.c_str());
+}
 
 // When the pipeline decided: wall-clock ns per decision id, recorded by the
 // pipeline's on_decision callback (pipeline thread) while enabled and taken
@@ -661,6 +699,7 @@ bool MeasureLatency(const std::string& label, const std::string& at,
       label.c_str(), in.size(), PercentileMs(in, 0.5), PercentileMs(in, 0.99),
       PercentileMs(outs, 0.5), PercentileMs(outs, 0.99),
       static_cast<long long>(cycles.count), cycles.mean_ms, cycles.max_ms);
+  PrintCycleSplit(label, cycles, window);
   std::fflush(stdout);
   return true;
 }
@@ -927,6 +966,7 @@ bool SearchSustained(const std::string& bootstrap, const InputTopics& inputs,
         static_cast<long long>(ledger.lost),
         static_cast<long long>(s.cycles.count), s.cycles.mean_ms,
         s.cycles.max_ms);
+    PrintCycleSplit(absl::StrCat("search step=", step), s.cycles, s.seconds);
     std::fflush(stdout);
     if (runner.failed()) return false;
     if (s.bounded) {
