@@ -396,39 +396,41 @@ absl::Status Processor::FireDue(PartitionTask& task) {
       task.timers.PopDue(task.stream_time_ms - 1, *store_, &due_));
   // The customers not cached are read with one MultiGet.
   miss_ids_.clear();
-  for (const tailor::v1::Timer& timer : due_) {
-    if (CachedProfile* hit = task.profiles.Find(timer.customer_id())) {
+  for (const TimerIndex::Key& due : due_) {
+    if (CachedProfile* hit = task.profiles.Find(due.customer_id)) {
       task.profiles.Touch(hit);
       ++stats_.cache_hits;
       continue;
     }
-    CachedProfile* entry = task.profiles.Insert(timer.customer_id());
-    entry->profile.set_customer_id(timer.customer_id());
-    miss_ids_.push_back(timer.customer_id());
+    CachedProfile* entry = task.profiles.Insert(due.customer_id);
+    entry->profile.set_customer_id(due.customer_id);
+    miss_ids_.push_back(due.customer_id);
   }
   TAILOR_RETURN_IF_ERROR(ReadMisses(task, miss_ids_));
-  for (const tailor::v1::Timer& timer : due_) {
+  for (const TimerIndex::Key& due : due_) {
     ++stats_.timers_fired;
-    CachedProfile* entry = task.profiles.Find(timer.customer_id());
+    CachedProfile* entry = task.profiles.Find(due.customer_id);
     if (!entry->exists) continue;  // erased, or never known
-    // The profile's own list is the truth; an index entry it does not hold
-    // (moved, fired, or superseded during a restore) is stale.
+    // The profile's own list is the truth (the index holds only keys); an
+    // index entry it does not hold (moved, fired, or superseded during a
+    // restore) is stale.
     auto* pending = entry->profile.mutable_pending_timers();
     int slot = -1;
     for (int i = 0; i < pending->size(); ++i) {
-      if (pending->Get(i).timer_id() == timer.timer_id() &&
-          pending->Get(i).fire_at_ms() == timer.fire_at_ms()) {
+      if (pending->Get(i).timer_id() == due.timer_id &&
+          pending->Get(i).fire_at_ms() == due.fire_at_ms) {
         slot = i;
         break;
       }
     }
     if (slot < 0) continue;
+    fired_ = std::move(*pending->Mutable(slot));
     pending->DeleteSubrange(slot, 1);
     task.profiles.MarkDirty(entry);
     outcome_.Clear();
     // Decided as of the timer's own time, whenever stream time passed it, so
     // the decision does not depend on how late the watermark moved.
-    engine_->OnTimer(timer, timer.fire_at_ms(), &entry->profile, &task.state,
+    engine_->OnTimer(fired_, fired_.fire_at_ms(), &entry->profile, &task.state,
                      &outcome_);
     EmitOutcome(task, entry, nullptr);
   }
@@ -575,9 +577,8 @@ void Processor::PrepareCommit() {
     });
     for (const auto& [key, timer] : task.timers.pending_changes()) {
       if (timer.has_value()) {
-        timer->SerializeToString(&scratch_);
         batch_.PutTimer(p, key.fire_at_ms, key.customer_id, key.timer_id,
-                        scratch_);
+                        *timer);
       } else {
         batch_.DeleteTimer(p, key.fire_at_ms, key.customer_id, key.timer_id);
       }

@@ -293,7 +293,8 @@ class Processor {
   std::vector<tailor::v1::Event> events_;
   std::vector<absl::Status> verdicts_;
   std::vector<size_t> order_;
-  std::vector<tailor::v1::Timer> due_;
+  std::vector<TimerIndex::Key> due_;
+  tailor::v1::Timer fired_;  // the timer being fired
   google::protobuf::RepeatedPtrField<tailor::v1::Timer> timers_before_fold_;
   decide::Outcome outcome_;
   std::vector<tailor::v1::Outcome> attributed_;

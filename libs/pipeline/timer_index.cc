@@ -5,7 +5,6 @@
 #include <limits>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
 
 namespace tailor::pipeline {
@@ -18,24 +17,18 @@ constexpr size_t kNodeOverhead = 32;
 
 }  // namespace
 
-size_t TimerIndex::EntryBytes(const Key& key, const tailor::v1::Timer& timer) {
-  return kNodeOverhead + sizeof(Key) + sizeof(tailor::v1::Timer) +
-         2 * (key.customer_id.size() + key.timer_id.size()) +
-         timer.campaign().size() + timer.deferred().size();
+size_t TimerIndex::EntryBytes(const Key& key) {
+  return kNodeOverhead + sizeof(Key) + key.customer_id.size() +
+         key.timer_id.size();
 }
 
-void TimerIndex::AddToWindow(const Key& key, const tailor::v1::Timer& timer) {
-  auto [it, inserted] = window_.try_emplace(key, timer);
-  if (!inserted) {
-    window_bytes_ -= EntryBytes(it->first, it->second);
-    it->second = timer;
-  }
-  window_bytes_ += EntryBytes(it->first, it->second);
+void TimerIndex::AddToWindow(const Key& key) {
+  if (window_.insert(key).second) window_bytes_ += EntryBytes(key);
 }
 
 void TimerIndex::RemoveKey(Key key) {
   if (auto it = window_.find(key); it != window_.end()) {
-    window_bytes_ -= EntryBytes(it->first, it->second);
+    window_bytes_ -= EntryBytes(*it);
     window_.erase(it);
   }
   changes_.insert_or_assign(std::move(key), std::nullopt);
@@ -49,12 +42,13 @@ void TimerIndex::Set(const tailor::v1::Timer& timer,
   }
   Key key{timer.fire_at_ms(), timer.customer_id(), timer.timer_id()};
   if (timer.fire_at_ms() <= window_end_ms_) {
-    AddToWindow(key, timer);
+    AddToWindow(key);
     Shrink();
   } else {
     min_beyond_ms_ = std::min(min_beyond_ms_, timer.fire_at_ms());
   }
-  changes_.insert_or_assign(std::move(key), timer);
+  auto [it, inserted] = changes_.try_emplace(std::move(key));
+  timer.SerializeToString(&it->second.emplace());
 }
 
 void TimerIndex::RemoveAll(
@@ -73,12 +67,12 @@ void TimerIndex::set_window_budget(size_t bytes) {
 
 void TimerIndex::Shrink() {
   while (window_bytes_ > window_budget_ && !window_.empty()) {
-    const int64_t last = std::prev(window_.end())->first.fire_at_ms;
+    const int64_t last = std::prev(window_.end())->fire_at_ms;
     // Timers of one fire time stay together: the window ends between two.
-    if (window_.begin()->first.fire_at_ms == last) break;
-    while (std::prev(window_.end())->first.fire_at_ms == last) {
+    if (window_.begin()->fire_at_ms == last) break;
+    while (std::prev(window_.end())->fire_at_ms == last) {
       auto it = std::prev(window_.end());
-      window_bytes_ -= EntryBytes(it->first, it->second);
+      window_bytes_ -= EntryBytes(*it);
       window_.erase(it);
     }
     window_end_ms_ = last - 1;
@@ -87,13 +81,13 @@ void TimerIndex::Shrink() {
 }
 
 absl::Status TimerIndex::PopDue(int64_t now_ms, store::ProfileStore& store,
-                                std::vector<tailor::v1::Timer>* due) {
+                                std::vector<Key>* due) {
   for (;;) {
-    while (!window_.empty() && window_.begin()->first.fire_at_ms <= now_ms) {
+    while (!window_.empty() && window_.begin()->fire_at_ms <= now_ms) {
       auto node = window_.extract(window_.begin());
-      window_bytes_ -= EntryBytes(node.key(), node.mapped());
-      changes_.insert_or_assign(node.key(), std::nullopt);
-      due->push_back(std::move(node.mapped()));
+      window_bytes_ -= EntryBytes(node.value());
+      changes_.insert_or_assign(node.value(), std::nullopt);
+      due->push_back(std::move(node.value()));
     }
     if (!window_.empty() || min_beyond_ms_ > now_ms) return absl::OkStatus();
     if (window_end_ms_ == kMaxTime) {
@@ -105,7 +99,7 @@ absl::Status TimerIndex::PopDue(int64_t now_ms, store::ProfileStore& store,
 }
 
 int64_t TimerIndex::next_fire_ms() const {
-  return window_.empty() ? min_beyond_ms_ : window_.begin()->first.fire_at_ms;
+  return window_.empty() ? min_beyond_ms_ : window_.begin()->fire_at_ms;
 }
 
 void TimerIndex::MarkPrepared(uint64_t commit_seq) {
@@ -140,10 +134,11 @@ absl::Status TimerIndex::Refill(store::ProfileStore& store) {
     }
     return flight->first;
   };
-  // The overlay's entry at overlay_key() (nullptr: deleted), and a step on.
-  const auto overlay_take = [&]() -> const tailor::v1::Timer* {
+  // Whether the overlay's entry at overlay_key() is a timer (not a
+  // deletion), and a step on.
+  const auto overlay_take = [&]() -> bool {
     const Key& key = overlay_key();
-    const std::optional<tailor::v1::Timer>* value;
+    const std::optional<std::string>* value;
     if (change != changes_.end() && !(key < change->first)) {
       value = &change->second;
       if (flight != in_flight_.end() && !(key < flight->first)) ++flight;
@@ -152,30 +147,28 @@ absl::Status TimerIndex::Refill(store::ProfileStore& store) {
       value = &flight->second.first;
       ++flight;
     }
-    return value->has_value() ? &**value : nullptr;
+    return value->has_value();
   };
 
   const size_t budget = std::max<size_t>(1, window_budget_ / 2);
   std::optional<int64_t> stop_at;  // the first fire time left out
-  // Offers the next timer in key order (nullptr: deleted); false once the
-  // window is full, at a change of fire time.
-  const auto offer = [&](const Key& key, const tailor::v1::Timer* timer) {
+  // Offers the next key in order (`pending`: false for a deletion); false
+  // once the window is full, at a change of fire time.
+  const auto offer = [&](const Key& key, bool pending) {
     if (!window_.empty() && window_bytes_ >= budget &&
-        key.fire_at_ms != std::prev(window_.end())->first.fire_at_ms) {
+        key.fire_at_ms != std::prev(window_.end())->fire_at_ms) {
       stop_at = key.fire_at_ms;
       return false;
     }
-    if (timer != nullptr) AddToWindow(key, *timer);
+    if (pending) AddToWindow(key);
     return true;
   };
 
-  tailor::v1::Timer parsed;
-  absl::Status parse_error;
   Key stored;
   TAILOR_RETURN_IF_ERROR(store.ForEachTimerFrom(
       partition_, start,
       [&](int64_t fire_at_ms, absl::string_view customer_id,
-          absl::string_view timer_id, absl::string_view value) {
+          absl::string_view timer_id, absl::string_view) {
         stored.fire_at_ms = fire_at_ms;
         stored.customer_id.assign(customer_id.data(), customer_id.size());
         stored.timer_id.assign(timer_id.data(), timer_id.size());
@@ -187,15 +180,8 @@ absl::Status TimerIndex::Refill(store::ProfileStore& store) {
           const Key& key = overlay_key();
           return offer(key, overlay_take());  // replaces the stored one
         }
-        if (!parsed.ParseFromArray(value.data(),
-                                   static_cast<int>(value.size()))) {
-          parse_error = absl::DataLossError(absl::StrCat(
-              "corrupt timer in partition ", partition_, " at ", fire_at_ms));
-          return false;
-        }
-        return offer(stored, &parsed);
+        return offer(stored, true);
       }));
-  TAILOR_RETURN_IF_ERROR(parse_error);
   while (!stop_at.has_value() && !overlay_done()) {
     const Key& key = overlay_key();
     if (!offer(key, overlay_take())) break;

@@ -1,7 +1,8 @@
 // File: timer_index.h
 // The pending timers of one input partition, in fire-time order. The
 // `timers` column family of the store holds them all; memory holds only a
-// window of the next ones (bounded in bytes) and the changes not yet durable.
+// window of the keys of the next ones (bounded in bytes) and the changes not
+// yet durable. The timer itself is read from its profile when it fires.
 //
 // Invariant: the window holds every timer due at or before window_end_ms();
 // later ones are read from the store (merged with the changes not yet
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -43,8 +45,8 @@ class TimerIndex {
   };
   // Store changes the next commit must apply, one per key (the last one
   // wins, so a timer moved several times in a batch is written once): a
-  // timer to put, or nullopt to delete the key.
-  using Changes = absl::btree_map<Key, std::optional<tailor::v1::Timer>>;
+  // serialized timer to put, or nullopt to delete the key.
+  using Changes = absl::btree_map<Key, std::optional<std::string>>;
 
   TimerIndex(int32_t partition, size_t window_bytes)
       : partition_(partition), window_budget_(window_bytes) {}
@@ -59,10 +61,11 @@ class TimerIndex {
   void RemoveAll(
       absl::string_view customer_id,
       const google::protobuf::RepeatedPtrField<tailor::v1::Timer>& timers);
-  // Moves every timer due at `now_ms` into *due, in fire order, and queues
-  // their deletion; reads the next ones from `store` as the window empties.
+  // Moves the keys of every timer due at `now_ms` into *due, in fire order,
+  // and queues their deletion; reads the next ones from `store` as the
+  // window empties.
   [[nodiscard]] absl::Status PopDue(int64_t now_ms, store::ProfileStore& store,
-                                    std::vector<tailor::v1::Timer>* due);
+                                    std::vector<Key>* due);
 
   // A lower bound of the earliest fire time: INT64_MAX when nothing is
   // pending, INT64_MIN before the first look at the store.
@@ -83,11 +86,11 @@ class TimerIndex {
   int64_t window_end_ms() const { return window_end_ms_; }
 
   // Approximate memory of one window entry.
-  static size_t EntryBytes(const Key& key, const tailor::v1::Timer& timer);
+  static size_t EntryBytes(const Key& key);
 
  private:
   void RemoveKey(Key key);
-  void AddToWindow(const Key& key, const tailor::v1::Timer& timer);
+  void AddToWindow(const Key& key);
   // Drops the latest window entries until it fits its budget.
   void Shrink();
   // Reads the timers after window_end_ms_ (the window is empty) from the
@@ -96,14 +99,14 @@ class TimerIndex {
 
   int32_t partition_;
   size_t window_budget_;
-  absl::btree_map<Key, tailor::v1::Timer> window_;
+  absl::btree_set<Key> window_;
   size_t window_bytes_ = 0;
   int64_t window_end_ms_ = INT64_MIN;
   // No timer after the window fires before this.
   int64_t min_beyond_ms_ = INT64_MIN;
   Changes changes_;
   // Changes taken by a commit that is not durable yet, with its sequence.
-  absl::btree_map<Key, std::pair<std::optional<tailor::v1::Timer>, uint64_t>>
+  absl::btree_map<Key, std::pair<std::optional<std::string>, uint64_t>>
       in_flight_;
 };
 

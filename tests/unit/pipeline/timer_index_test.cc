@@ -36,7 +36,7 @@ class TimerIndexTest : public TempStoreTest {
     for (const auto& [key, timer] : index.pending_changes()) {
       if (timer.has_value()) {
         batch.PutTimer(0, key.fire_at_ms, key.customer_id, key.timer_id,
-                       timer->SerializeAsString());
+                       *timer);
       } else {
         batch.DeleteTimer(0, key.fire_at_ms, key.customer_id, key.timer_id);
       }
@@ -49,8 +49,8 @@ class TimerIndexTest : public TempStoreTest {
     ASSERT_TRUE(store_->Commit(&batch).ok());
     index.MarkDurable(seq);
   }
-  std::vector<Timer> Pop(TimerIndex& index, int64_t now) {
-    std::vector<Timer> due;
+  std::vector<TimerIndex::Key> Pop(TimerIndex& index, int64_t now) {
+    std::vector<TimerIndex::Key> due;
     EXPECT_TRUE(index.PopDue(now, *store_, &due).ok());
     return due;
   }
@@ -68,11 +68,11 @@ TEST_F(TimerIndexTest, ManyTimersFireOnceInOrderWithinTheBudget) {
   }
   Commit(index, 1);
   EXPECT_EQ(StoredTimers(), static_cast<size_t>(kTimers));
-  std::vector<Timer> fired;
+  std::vector<TimerIndex::Key> fired;
   size_t max_window = 0;
   for (int64_t now = 0; now < 1000 + kTimers; now += 250) {
-    for (Timer& t : Pop(index, now)) {
-      EXPECT_LE(t.fire_at_ms(), now);
+    for (TimerIndex::Key& t : Pop(index, now)) {
+      EXPECT_LE(t.fire_at_ms, now);
       fired.push_back(std::move(t));
     }
     max_window = std::max(max_window, index.window_bytes());
@@ -80,7 +80,7 @@ TEST_F(TimerIndexTest, ManyTimersFireOnceInOrderWithinTheBudget) {
   }
   ASSERT_EQ(fired.size(), static_cast<size_t>(kTimers));
   for (size_t i = 1; i < fired.size(); ++i) {
-    ASSERT_LE(fired[i - 1].fire_at_ms(), fired[i].fire_at_ms());
+    ASSERT_LE(fired[i - 1].fire_at_ms, fired[i].fire_at_ms);
   }
   EXPECT_GT(max_window, 0u);
   EXPECT_LE(max_window, kBudget);
@@ -110,16 +110,18 @@ TEST_F(TimerIndexTest, ChangesNotYetDurableAreSeenOverTheStore) {
   index.Set(Make("c-pending", "t", 120), std::nullopt);
 
   std::vector<std::string> order;
-  for (const Timer& t : Pop(index, 200)) order.push_back(t.customer_id());
+  for (const TimerIndex::Key& t : Pop(index, 200)) {
+    order.push_back(t.customer_id);
+  }
   EXPECT_EQ(order,
             (std::vector<std::string>{"c-stored", "c-pending", "c-in-flight"}));
   ASSERT_TRUE(store_->Commit(&in_flight).ok());
   index.MarkDurable(2);
   Commit(index, 3);
   ASSERT_EQ(Pop(index, 299).size(), 0u);
-  std::vector<Timer> moved = Pop(index, 300);
+  std::vector<TimerIndex::Key> moved = Pop(index, 300);
   ASSERT_EQ(moved.size(), 1u);
-  EXPECT_EQ(moved[0].customer_id(), "c-moved");
+  EXPECT_EQ(moved[0].customer_id, "c-moved");
   Commit(index, 4);
   EXPECT_EQ(StoredTimers(), 0u);
 }
