@@ -166,20 +166,25 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
     const InputRecord& rec = records[i];
     PartitionTask* task = TaskFor(rec.partition);
     const std::string& id = events_[i].customer_id();
-    if (CachedProfile* hit = task->profiles.Find(id)) {
-      task->profiles.Touch(hit);
-      ++stats_.cache_hits;
-      continue;
-    }
-    // Insert a placeholder now so duplicates in the batch are read once.
-    CachedProfile* entry = task->profiles.Insert(id);
-    entry->profile.set_customer_id(id);
-    misses[rec.partition].push_back(id);
+    if (TouchOrPlaceholder(*task, id)) misses[rec.partition].push_back(id);
   }
   for (auto& [partition, ids] : misses) {
     TAILOR_RETURN_IF_ERROR(ReadMisses(*TaskFor(partition), ids));
   }
   return absl::OkStatus();
+}
+
+bool Processor::TouchOrPlaceholder(PartitionTask& task,
+                                   const std::string& customer_id) {
+  if (CachedProfile* hit = task.profiles.Find(customer_id)) {
+    task.profiles.Touch(hit);
+    ++stats_.cache_hits;
+    return false;
+  }
+  // A placeholder now, so a customer seen twice is read once.
+  CachedProfile* entry = task.profiles.Insert(customer_id);
+  entry->profile.set_customer_id(customer_id);
+  return true;
 }
 
 absl::Status Processor::ReadMisses(PartitionTask& task,
@@ -397,14 +402,9 @@ absl::Status Processor::FireDue(PartitionTask& task) {
   // The customers not cached are read with one MultiGet.
   miss_ids_.clear();
   for (const TimerIndex::Key& due : due_) {
-    if (CachedProfile* hit = task.profiles.Find(due.customer_id)) {
-      task.profiles.Touch(hit);
-      ++stats_.cache_hits;
-      continue;
+    if (TouchOrPlaceholder(task, due.customer_id)) {
+      miss_ids_.push_back(due.customer_id);
     }
-    CachedProfile* entry = task.profiles.Insert(due.customer_id);
-    entry->profile.set_customer_id(due.customer_id);
-    miss_ids_.push_back(due.customer_id);
   }
   TAILOR_RETURN_IF_ERROR(ReadMisses(task, miss_ids_));
   for (const TimerIndex::Key& due : due_) {

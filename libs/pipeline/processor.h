@@ -219,6 +219,9 @@ class Processor {
   absl::StatusOr<CachedProfile*> LoadProfile(PartitionTask& task,
                                              absl::string_view customer_id);
   absl::Status Prefetch(absl::Span<const InputRecord> records);
+  // A cached profile of the task is touched (a hit, false); otherwise an
+  // empty placeholder is inserted for ReadMisses to fill (true).
+  bool TouchOrPlaceholder(PartitionTask& task, const std::string& customer_id);
   // Reads the profiles of `ids` (placeholders already inserted in the
   // task's cache) with one MultiGet.
   absl::Status ReadMisses(PartitionTask& task,
