@@ -369,6 +369,10 @@ absl::Status ValidateServiceConfig(const ServiceConfig& config) {
          absl::StrCat("must be >= ", kMinTimerIndexBytes, " (64 KiB), got ",
                       config.timer_index_bytes()));
   }
+  if (config.worker_threads() < 0 || config.worker_threads() > 64) {
+    fail("worker_threads",
+         absl::StrCat("must be in [0, 64], got ", config.worker_threads()));
+  }
   if (config.broker_unreachable_ms() < 0) {
     fail("broker_unreachable_ms",
          absl::StrCat("must be >= 0, got ", config.broker_unreachable_ms()));

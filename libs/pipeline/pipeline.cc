@@ -261,8 +261,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
         kafka::AppendHeaders(static_cast<const rd_kafka_message_t*>(rec.origin),
                              out);
       };
-  p->processor_ = std::make_unique<Processor>(
-      p->store_.get(), std::move(engine), std::move(processor_options));
+  p->workers_ = std::make_unique<Workers>(p->store_.get(), std::move(engine),
+                                          std::move(processor_options),
+                                          WorkerCount(cfg.worker_threads()));
   p->state_writer_ = std::make_unique<StateWriter>(
       p->store_.get(), /*disable_wal=*/false, &p->split_);
 
@@ -412,7 +413,7 @@ void Pipeline::OnPartitionsAssigned(
   std::vector<int32_t> opening;
   for (const kafka::TopicPartition& tp : partitions) {
     assigned_.insert({tp.topic, tp.partition});
-    if (!processor_->HasPartition(tp.partition) &&
+    if (!workers_->HasPartition(tp.partition) &&
         std::find(opening.begin(), opening.end(), tp.partition) ==
             opening.end()) {
       opening.push_back(tp.partition);
@@ -422,7 +423,7 @@ void Pipeline::OnPartitionsAssigned(
   // every new partition together, before the partitions are processed.
   absl::Status status = restorer_->Restore(opening).status();
   for (const int32_t partition : opening) {
-    if (status.ok()) status = processor_->OpenPartition(partition);
+    if (status.ok()) status = workers_->OpenPartition(partition);
   }
   if (!status.ok()) rebalance_error_ = status;
   // Where each input starts: the position its local state stores, checked
@@ -433,7 +434,7 @@ void Pipeline::OnPartitionsAssigned(
   for (bool again = true; again && rebalance_error_.ok();) {
     again = false;
     for (kafka::TopicPartition& tp : partitions) {
-      auto stored = processor_->StoredOffset(tp.topic, tp.partition);
+      auto stored = workers_->StoredOffset(tp.topic, tp.partition);
       if (!stored.ok()) {
         rebalance_error_ = stored.status();
         break;
@@ -482,7 +483,7 @@ absl::StatusOr<int64_t> Pipeline::CheckStoredOffset(
     // state was built from?
     TAILOR_ASSIGN_OR_RETURN(
         std::optional<uint64_t> expected,
-        processor_->StoredFingerprint(tp.topic, tp.partition, stored));
+        workers_->StoredFingerprint(tp.topic, tp.partition, stored));
     if (expected.has_value()) {
       TAILOR_ASSIGN_OR_RETURN(
           std::optional<uint64_t> actual,
@@ -516,15 +517,15 @@ absl::StatusOr<int64_t> Pipeline::CheckStoredOffset(
       // Once per partition: a position still stale after the rebuild
       // starts at the earliest offset.
       if (!rebuilt->insert(tp.partition).second) return low;
-      processor_->ClosePartition(tp.partition);
+      workers_->ClosePartition(tp.partition);
       TAILOR_RETURN_IF_ERROR(store_->DropPartition(tp.partition));
       store::ProfileStore::Batch forget = store_->NewBatch();
       forget.DeleteMeta(ChangelogPositionKey(tp.partition));
       TAILOR_RETURN_IF_ERROR(store_->Commit(&forget));
       TAILOR_RETURN_IF_ERROR(restorer_->Restore({tp.partition}).status());
-      TAILOR_RETURN_IF_ERROR(processor_->OpenPartition(tp.partition));
+      TAILOR_RETURN_IF_ERROR(workers_->OpenPartition(tp.partition));
       TAILOR_ASSIGN_OR_RETURN(std::optional<int64_t> restored,
-                              processor_->StoredOffset(tp.topic, tp.partition));
+                              workers_->StoredOffset(tp.topic, tp.partition));
       spdlog::info("partition {} rebuilt from the changelog", tp.partition);
       return restored.has_value() && *restored <= high ? *restored : low;
     }
@@ -588,7 +589,7 @@ void Pipeline::OnPartitionsRevoked(
         absl::MutexLock lock(&owned_mu_);
         owned_.erase(tp.partition);
       }
-      processor_->ClosePartition(tp.partition);
+      workers_->ClosePartition(tp.partition);
       task_inputs_.erase(tp.partition);
     }
     paused_.erase({tp.topic, tp.partition});
@@ -622,7 +623,7 @@ absl::Status Pipeline::RunOnce() {
   {
     absl::MutexLock lock(&reload_mu_);
     if (pending_engine_ != nullptr) {
-      processor_->SetEngine(std::move(pending_engine_));
+      workers_->SetEngine(std::move(pending_engine_));
       pending_engine_ = nullptr;
       spdlog::info("rules reloaded");
     }
@@ -683,7 +684,7 @@ TaskInputs& Pipeline::InputsOf(int32_t partition, int64_t wall_now_ms) {
 
 void Pipeline::BufferPolled(int64_t wall_now_ms) {
   static const std::string kSentNsHeader(kHeaderSentNs);
-  const profile::ValidationLimits& limits = processor_->options().limits;
+  const profile::ValidationLimits& limits = workers_->options().limits;
   ++arrival_;
   for (kafka::Record& r : records_) {
     BufferedRecord b;
@@ -762,17 +763,17 @@ absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
   const int64_t cap = StreamTimeCap(wall_now_ms);
   if (!inputs_.empty()) {
     const absl::Time start = absl::Now();
-    TAILOR_RETURN_IF_ERROR(processor_->ProcessBatch(inputs_, wall_now_ms, cap));
+    TAILOR_RETURN_IF_ERROR(workers_->ProcessBatch(inputs_, wall_now_ms, cap));
     if (options_.observer.batch_processed) {
       options_.observer.batch_processed(inputs_.size(), absl::Now() - start);
     }
   }
+  timed_watermarks_.clear();
   for (const auto& [partition, watermark] : watermarks) {
-    if (watermark == kUntimed || !processor_->HasPartition(partition)) continue;
-    TAILOR_RETURN_IF_ERROR(
-        processor_->AdvanceStreamTime(partition, std::min(watermark, cap)));
+    if (watermark == kUntimed) continue;
+    timed_watermarks_.emplace_back(partition, std::min(watermark, cap));
   }
-  return absl::OkStatus();
+  return workers_->AdvanceStreamTimes(timed_watermarks_);
 }
 
 void Pipeline::ApplyBackpressure() {
@@ -815,7 +816,7 @@ absl::Status Pipeline::ProduceOutputs(uint64_t seq) {
       absl::Now() - resend_skips_since_ > kResendSkipsFor) {
     resend_skips_.clear();
   }
-  for (const OutputRecord& out : processor_->outputs()) {
+  for (const OutputRecord& out : workers_->outputs()) {
     if (!resend_skips_.empty() && out.kind != OutputKind::kChangelog) {
       auto it =
           resend_skips_.find(OutputFingerprint(out.topic, out.key, out.value));
@@ -899,7 +900,7 @@ void Pipeline::OnDelivery(uint64_t seq, const rd_kafka_message_t& msg) {
 absl::Status Pipeline::AdvanceCommits(bool seal_now) {
   producer_->Poll();
   const bool work =
-      !inputs_.empty() || !processor_->outputs().empty() || !processor_->idle();
+      !inputs_.empty() || !workers_->outputs().empty() || !workers_->idle();
   if (work && !commit_log_.has_open()) {
     pending_.emplace_back().seq = commit_log_.Open();
     open_since_ = absl::Now();
@@ -936,17 +937,17 @@ void Pipeline::ProduceIntoOpenCommit() {
     commit_log_.Produced(seq);
     commit_log_.Delivered(seq, false);  // stops the line
   }
-  processor_->ClearOutputs();
+  workers_->ClearOutputs();
 }
 
 void Pipeline::SealOpenCommit() {
   const CommitLog::Seq seq = commit_log_.open_seq();
   {
     ScopedPhase phase(&split_, CyclePhase::kSeal);
-    processor_->PrepareCommit();
+    workers_->PrepareCommit();
   }
   ProduceIntoOpenCommit();
-  pending_.back().prepared = processor_->TakePrepared();
+  pending_.back().prepared = workers_->TakePrepared();
   pending_.back().sealed_at = absl::Now();
   commit_log_.Seal(seq);
 }
@@ -990,7 +991,7 @@ absl::Status Pipeline::WriteDurableCommits() {
         // pending_ holds the submitted commits first, then the log's.
         PendingCommit& c =
             pending_[commit_log_.head_seq() - pending_.front().seq];
-        Processor::PreparedCommit& prepared = *c.prepared;
+        Workers::PreparedCommit& prepared = *c.prepared;
         for (const auto& [partition, next] : c.changelog_next) {
           prepared.batch.PutMeta(ChangelogPositionKey(partition),
                                  absl::StrCat(next));
@@ -1018,7 +1019,7 @@ void Pipeline::ReapWrittenCommits() {
   while (!pending_.empty() && pending_.front().seq <= written &&
          pending_.front().prepared.has_value()) {
     progress_ns_.store(absl::GetCurrentTimeNanos());
-    processor_->MarkDurable(*pending_.front().prepared);
+    workers_->MarkDurable(*pending_.front().prepared);
     delivered_.erase(delivered_.begin(),
                      delivered_.upper_bound(pending_.front().seq));
     if (options_.observer.commit_durable) {
@@ -1050,13 +1051,13 @@ absl::Status Pipeline::DrainCommits() {
 
 void Pipeline::RecordChangelogPositions() {
   absl::flat_hash_set<int32_t> partitions;
-  for (const OutputRecord& out : processor_->outputs()) {
+  for (const OutputRecord& out : workers_->outputs()) {
     if (out.kind == OutputKind::kChangelog) partitions.insert(out.partition);
   }
   for (int32_t p : partitions) {
     const int64_t last =
         producer_->LastDeliveredOffset(options_.config.topics().changelog(), p);
-    if (last >= 0) processor_->RecordChangelogPosition(p, last + 1);
+    if (last >= 0) workers_->RecordChangelogPosition(p, last + 1);
   }
 }
 
@@ -1066,7 +1067,7 @@ void Pipeline::CommitGroupOffsetsIfDue() {
       absl::Milliseconds(options_.config.commit_interval_ms())) {
     return;
   }
-  std::vector<TopicOffset> positions = processor_->WrittenPositions();
+  std::vector<TopicOffset> positions = workers_->WrittenPositions();
   std::sort(positions.begin(), positions.end(),
             [](const TopicOffset& a, const TopicOffset& b) {
               return std::tie(a.topic, a.partition) <
@@ -1099,7 +1100,7 @@ absl::Status Pipeline::WriteStateRetrying() {
   ScopedPhase phase(&split_, CyclePhase::kRocksDb);
   absl::Duration backoff = absl::Milliseconds(50);
   for (;;) {
-    absl::Status status = processor_->WriteState();
+    absl::Status status = workers_->WriteState();
     if (status.ok()) return status;
     ready_.store(false);
     ++commit_failures_;
@@ -1139,7 +1140,7 @@ absl::Status RetryTransactional(const std::function<absl::Status()>& call,
 }  // namespace
 
 absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
-  const bool work = !inputs_.empty() || !processor_->idle();
+  const bool work = !inputs_.empty() || !workers_->idle();
   if (work && !transaction_open_) {
     absl::Status status = producer_->BeginTransaction();
     if (!status.ok()) return AbortAndRewind(status);
@@ -1154,7 +1155,7 @@ absl::Status Pipeline::AdvanceTransaction(bool commit_now) {
   if (absl::Status s = ProduceOutputs(/*seq=*/0); !s.ok()) {
     return AbortAndRewind(s);
   }
-  processor_->ClearOutputs();
+  workers_->ClearOutputs();
   if (!commit_now &&
       absl::Now() - open_since_ <
           absl::Milliseconds(options_.config.commit_interval_ms())) {
@@ -1170,10 +1171,10 @@ absl::Status Pipeline::CommitExactlyOnce() {
   const absl::Time start = absl::Now();
   {
     ScopedPhase phase(&split_, CyclePhase::kSeal);
-    processor_->PrepareCommit();
+    workers_->PrepareCommit();
   }
   std::vector<kafka::TopicPartition> offsets;
-  for (const TopicOffset& o : processor_->prepared_offsets()) {
+  for (const TopicOffset& o : workers_->prepared_offsets()) {
     offsets.push_back({o.topic, o.partition, o.next_offset});
   }
   absl::Status status = ProduceOutputs(/*seq=*/0);
@@ -1224,7 +1225,7 @@ absl::Status Pipeline::AbortAndRewind(const absl::Status& cause) {
 }
 
 absl::Status Pipeline::Rewind() {
-  processor_->Reset();
+  workers_->Reset();
   released_.clear();
   paused_.clear();
   const int64_t now_ms = NowMs();
@@ -1232,9 +1233,9 @@ absl::Status Pipeline::Rewind() {
   std::vector<kafka::TopicPartition> seeks;
   std::vector<kafka::TopicPartition> unknown;
   for (const auto& [topic, partition] : assigned_) {
-    TAILOR_RETURN_IF_ERROR(processor_->OpenPartition(partition));
+    TAILOR_RETURN_IF_ERROR(workers_->OpenPartition(partition));
     TAILOR_ASSIGN_OR_RETURN(auto stored,
-                            processor_->StoredOffset(topic, partition));
+                            workers_->StoredOffset(topic, partition));
     if (stored.has_value()) {
       seeks.push_back({topic, partition, *stored});
     } else {

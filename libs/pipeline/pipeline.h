@@ -48,6 +48,7 @@
 #include "libs/pipeline/restore.h"
 #include "libs/pipeline/state_writer.h"
 #include "libs/pipeline/task_inputs.h"
+#include "libs/pipeline/workers.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/config.pb.h"
 
@@ -109,8 +110,8 @@ class Pipeline : public kafka::RebalanceListener {
 
   // Assigned, and the last commit succeeded.
   bool ready() const { return ready_.load(); }
-  const ProcessorStats& stats() const { return processor_->stats(); }
-  const Processor& processor() const { return *processor_; }
+  ProcessorStats stats() const { return workers_->stats(); }
+  const Workers& workers() const { return *workers_; }
   store::ProfileStore& store() { return *store_; }
   int assigned_partitions() const { return assigned_count_.load(); }
   // Transactions aborted and redone (exactly-once mode).
@@ -224,7 +225,7 @@ class Pipeline : public kafka::RebalanceListener {
   void CommitGroupOffsetsIfDue();
   // Writes the prepared state to RocksDB, retrying with backoff.
   [[nodiscard]] absl::Status WriteStateRetrying();
-  // Produces processor_->outputs(), tagged with commit `seq` (0: none).
+  // Produces workers_->outputs(), tagged with commit `seq` (0: none).
   [[nodiscard]] absl::Status ProduceOutputs(uint64_t seq);
   void RecordChangelogPositions();
   // Checks a stored input position against the partition's offsets and
@@ -249,7 +250,7 @@ class Pipeline : public kafka::RebalanceListener {
   // Declared before state_writer_, which adds to it until it is destroyed.
   CycleSplit split_;
   std::unique_ptr<store::ProfileStore> store_;
-  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<Workers> workers_;
   // Declared after store_: destroyed (queued writes finished) before it.
   std::unique_ptr<StateWriter> state_writer_;
   uint64_t last_submitted_ = 0;  // last commit handed to state_writer_
@@ -266,7 +267,7 @@ class Pipeline : public kafka::RebalanceListener {
   // A commit between produced and durable (at least once).
   struct PendingCommit {
     CommitLog::Seq seq = 0;
-    std::optional<Processor::PreparedCommit> prepared;  // set when sealed
+    std::optional<Workers::PreparedCommit> prepared;  // set when sealed
     absl::Time sealed_at;
     // Next changelog offset per partition, from its delivery reports.
     absl::flat_hash_map<int32_t, int64_t> changelog_next;
@@ -285,6 +286,7 @@ class Pipeline : public kafka::RebalanceListener {
   absl::flat_hash_set<std::pair<std::string, int32_t>> paused_;
   std::vector<BufferedRecord> released_;
   std::vector<InputRecord> inputs_;
+  std::vector<std::pair<int32_t, int64_t>> timed_watermarks_;
   // What the group was last told, and when.
   std::vector<TopicOffset> group_offsets_;
   absl::Time last_group_commit_ = absl::InfinitePast();

@@ -1,6 +1,7 @@
 #include "libs/pipeline/processor.h"
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <utility>
 
@@ -49,6 +50,15 @@ Processor::Processor(store::ProfileStore* store,
       engine_(std::move(engine)),
       options_(std::move(options)),
       profile_spec_(profile::WithDefaults(engine_->rules().profile())),
+      arena_block_(new char[kArenaBlockBytes]),
+      arena_(std::make_unique<google::protobuf::Arena>([this] {
+        google::protobuf::ArenaOptions arena_options;
+        arena_options.initial_block = arena_block_.get();
+        arena_options.initial_block_size = kArenaBlockBytes;
+        arena_options.start_block_size = kArenaBlockBytes;
+        arena_options.max_block_size = kArenaBlockBytes;
+        return arena_options;
+      }())),
       batch_(store_->NewBatch()) {}
 
 void Processor::SetEngine(std::shared_ptr<const decide::Engine> engine) {
@@ -165,7 +175,7 @@ absl::Status Processor::Prefetch(absl::Span<const InputRecord> records) {
     if (!verdicts_[i].ok()) continue;
     const InputRecord& rec = records[i];
     PartitionTask* task = TaskFor(rec.partition);
-    const std::string& id = events_[i].customer_id();
+    const std::string& id = events_[i]->customer_id();
     if (TouchOrPlaceholder(*task, id)) misses[rec.partition].push_back(id);
   }
   for (auto& [partition, ids] : misses) {
@@ -209,7 +219,8 @@ absl::Status Processor::ReadMisses(PartitionTask& task,
 absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
                                      int64_t wall_now_ms,
                                      int64_t max_stream_time_ms) {
-  if (events_.size() < records.size()) events_.resize(records.size());
+  events_.clear();
+  arena_->Reset();
   verdicts_.assign(records.size(), absl::OkStatus());
 
   // Pass 1: decode and validate.
@@ -219,7 +230,8 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
     PartitionTask* task = TaskFor(rec.partition);
     task->next_offsets[rec.kind] = rec.offset + 1;
     task->last_record[rec.kind] = &rec;
-    Event& event = events_[i];
+    Event& event = *events_.emplace_back(
+        google::protobuf::Arena::CreateMessage<Event>(arena_.get()));
     if (!event.ParseFromArray(rec.value.data(),
                               static_cast<int>(rec.value.size()))) {
       verdicts_[i] = absl::InvalidArgumentError("undecodable protobuf");
@@ -255,7 +267,7 @@ absl::Status Processor::ProcessBatch(absl::Span<const InputRecord> records,
       EmitDeadLetter(rec, verdicts_[i].message());
       continue;
     }
-    const Event& event = events_[i];
+    const Event& event = *events_[i];
     PartitionTask& task = *TaskFor(rec.partition);
     const int64_t t = std::min(event.event_time_ms(), max_stream_time_ms);
     if (t > task.stream_time_ms) {
@@ -667,6 +679,24 @@ absl::Status Processor::WriteState() {
   MarkDurable(written);
   committed_offsets_ = std::move(written.offsets);
   return absl::OkStatus();
+}
+
+void Processor::MoveOutputsTo(std::vector<OutputRecord>* out) {
+  if (out->empty()) {
+    out->swap(outputs_);
+  } else {
+    std::move(outputs_.begin(), outputs_.end(), std::back_inserter(*out));
+  }
+  outputs_.clear();
+}
+
+void Processor::SetMemoryShare(size_t profile_cache_entries,
+                               size_t profile_cache_bytes,
+                               size_t timer_index_bytes) {
+  options_.profile_cache_entries = profile_cache_entries;
+  options_.profile_cache_bytes = profile_cache_bytes;
+  options_.timer_index_bytes = timer_index_bytes;
+  SplitTimerBudget();
 }
 
 Processor::PreparedCommit Processor::TakePrepared() {

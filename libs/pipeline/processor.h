@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "google/protobuf/arena.h"
 #include "libs/config/service_config.h"
 #include "libs/decide/engine.h"
 #include "libs/pipeline/partition_task.h"
@@ -191,6 +192,8 @@ class Processor {
     std::vector<TopicOffset> offsets;
   };
   void ClearOutputs() { outputs_.clear(); }
+  // Appends outputs() to *out (moved) and clears them.
+  void MoveOutputsTo(std::vector<OutputRecord>* out);
   PreparedCommit TakePrepared();
   void MarkDurable(const PreparedCommit& commit);
   // Drops everything in memory and everything prepared (after an aborted
@@ -213,6 +216,11 @@ class Processor {
   size_t pending_timers() const;
   TimerWindowStats timer_window() const;
   const ProcessorOptions& options() const { return options_; }
+  // Replaces the memory bounds of the options (a worker's share of the
+  // instance's, see Workers); the profile caches shrink to them at the
+  // next MarkDurable(), the timer windows at once.
+  void SetMemoryShare(size_t profile_cache_entries, size_t profile_cache_bytes,
+                      size_t timer_index_bytes);
 
  private:
   PartitionTask* TaskFor(int32_t partition);  // opened on first use
@@ -275,6 +283,9 @@ class Processor {
   // options_.timer_index_bytes.
   void SplitTimerBudget();
   static constexpr size_t kMinTimerWindowBytes = 16 << 10;
+  // The decoded events' arena grows in blocks of this size (a batch of
+  // 5,000 typical events takes about 2 of them).
+  static constexpr size_t kArenaBlockBytes = 1 << 20;
   // The profile cache bounds of one partition: the options' split over the
   // open partitions (at least 64 entries each).
   struct CacheBounds {
@@ -292,8 +303,13 @@ class Processor {
   uint64_t prepared_seq_ = 0;  // PrepareCommit() calls
   uint64_t durable_seq_ = 0;   // the last prepared commit written
 
+  // The batch's decoded events live on arena_, reset at the start of each
+  // batch: no malloc or free per event or field (its first block is
+  // arena_block_, kept across batches).
+  std::unique_ptr<char[]> arena_block_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  std::vector<tailor::v1::Event*> events_;
   // Reused across batches to avoid per-event allocation.
-  std::vector<tailor::v1::Event> events_;
   std::vector<absl::Status> verdicts_;
   std::vector<size_t> order_;
   std::vector<TimerIndex::Key> due_;

@@ -180,6 +180,28 @@ size_t ProfileStore::Batch::Count() const {
 
 size_t ProfileStore::Batch::ByteSize() const { return batch_.GetDataSize(); }
 
+void ProfileStore::Batch::Append(Batch* other) {
+  if (status_.ok()) status_ = other->status_;
+  purge_ = purge_ || other->purge_;
+  if (other->batch_.Count() > 0 && batch_.Count() == 0) {
+    std::swap(batch_, other->batch_);
+  } else if (other->batch_.Count() > 0) {
+    // A WriteBatch is a 12-byte header (fixed64 sequence number, fixed32
+    // record count, little-endian) and its records: batches of one
+    // database join by appending the records and adding the counts, as
+    // RocksDB's own WriteBatchInternal::Append does.
+    constexpr size_t kHeader = 12;
+    std::string rep = batch_.Data();
+    rep.append(other->batch_.Data(), kHeader, std::string::npos);
+    const uint32_t count = batch_.Count() + other->batch_.Count();
+    for (int i = 0; i < 4; ++i) {
+      rep[8 + i] = static_cast<char>((count >> (8 * i)) & 0xff);
+    }
+    batch_ = rocksdb::WriteBatch(std::move(rep));
+  }
+  other->Clear();
+}
+
 void ProfileStore::Batch::Clear() {
   batch_.Clear();
   status_ = absl::OkStatus();
@@ -353,18 +375,18 @@ absl::Status ProfileStore::MultiGetProfiles(
   for (absl::string_view id : customer_ids) {
     total += keys::kPartitionPrefixSize + id.size();
   }
-  multiget_keys_.clear();
-  multiget_keys_.reserve(total);
+  std::string key_bytes;
+  key_bytes.reserve(total);
   for (absl::string_view id : customer_ids) {
-    keys::AppendPartitionPrefix(partition, &multiget_keys_);
-    multiget_keys_.append(id.data(), id.size());
+    keys::AppendPartitionPrefix(partition, &key_bytes);
+    key_bytes.append(id.data(), id.size());
   }
   std::vector<rocksdb::Slice> key_slices;
   key_slices.reserve(n);
   size_t pos = 0;
   for (absl::string_view id : customer_ids) {
     const size_t len = keys::kPartitionPrefixSize + id.size();
-    key_slices.emplace_back(multiget_keys_.data() + pos, len);
+    key_slices.emplace_back(key_bytes.data() + pos, len);
     pos += len;
   }
   std::vector<rocksdb::PinnableSlice> pinned(n);

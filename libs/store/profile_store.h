@@ -71,9 +71,9 @@ struct StoreOptions {
   int64_t purge_interval_s = 0;
 };
 
-// Owned by the pipeline (one per process). Not thread-safe as a whole: call
-// its methods from one thread at a time (the scratch buffers of
-// MultiGetProfiles are shared), except Purge() and purges(). RocksDB itself is
+// Owned by the pipeline (one per process). Reads, Commit() and batches of
+// their own may be used from several threads at once (the pipeline's
+// workers); Open and the restore's bulk writes are not. RocksDB itself is
 // thread-safe: its background flush and compaction threads (max_background_jobs
 // = 2) run on their own, and several ProfileStore instances never share a
 // directory (RocksDB's LOCK file refuses a second opener).
@@ -174,6 +174,11 @@ class ProfileStore {
     // cleared of data that must leave the disk (DeleteProfile asks too).
     void RequestPurge() { purge_ = true; }
 
+    // Moves the operations of *other (a batch of the same store) to the end
+    // of this one, with its purge request and argument error, and clears
+    // it.
+    void Append(Batch* other);
+
     // Number of operations added since the last Clear.
     size_t Count() const;
     // Bytes of the underlying WriteBatch representation.
@@ -240,8 +245,6 @@ class ProfileStore {
   rocksdb::ColumnFamilyHandle* profiles_ = nullptr;
   rocksdb::ColumnFamilyHandle* timers_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
-  // Scratch for MultiGetProfiles.
-  std::string multiget_keys_;
 
   // Runs Purge() every purge_interval_s while purge_wanted_ is set.
   void PurgeLoop();

@@ -68,6 +68,9 @@ ABSL_FLAG(std::string, time_source, "",
           "also lets the wall clock move a task whose inputs are all caught "
           "up (overrides the config file).");
 ABSL_FLAG(int, max_batch_events, 0, "Events per batch (overrides).");
+ABSL_FLAG(int, worker_threads, -1,
+          "Threads that process partitions; 0 = the number of cores "
+          "(overrides worker_threads).");
 ABSL_FLAG(int64_t, max_task_idle_ms, -2,
           "How long a task waits for an empty input that is not known to be "
           "caught up, ms; 0 never waits, -1 waits for ever (overrides).");
@@ -127,6 +130,9 @@ absl::StatusOr<tailor::v1::ServiceConfig> LoadServiceConfig() {
     cfg.set_http_address(v);
   }
   if (absl::GetFlag(FLAGS_print_decisions)) cfg.set_print_decisions(true);
+  if (auto v = absl::GetFlag(FLAGS_worker_threads); v != -1) {
+    cfg.set_worker_threads(v);
+  }
   if (auto v = absl::GetFlag(FLAGS_max_batch_events); v != 0) {
     cfg.set_max_batch_events(v);
   }
@@ -418,22 +424,23 @@ int Main() {
   const absl::Time start = absl::Now();
   absl::Time last_metrics = start;
   absl::Status status;
-  spdlog::info("personalizer {} (git {}) started: group {} state {}",
-               BuildVersion(), BuildGitRevision(), cfg->group_id(),
-               cfg->state_dir());
+  spdlog::info(
+      "personalizer {} (git {}) started: group {} state {} worker threads {}",
+      BuildVersion(), BuildGitRevision(), cfg->group_id(), cfg->state_dir(),
+      p.workers().workers());
   while (!stop.load()) {
     status = p.RunOnce();
     if (!status.ok()) break;
     const absl::Time now = absl::Now();
     if (now - last_metrics > absl::Milliseconds(200)) {
-      const pipeline::Processor& processor = p.processor();
+      const pipeline::Workers& workers = p.workers();
       metrics.Update(p.stats(),
-                     {.profiles = processor.cached_profiles(),
-                      .bytes = processor.cached_profile_bytes(),
-                      .limit_bytes = processor.options().profile_cache_bytes},
-                     processor.pending_timers(), p.assigned_partitions(),
+                     {.profiles = workers.cached_profiles(),
+                      .bytes = workers.cached_profile_bytes(),
+                      .limit_bytes = workers.options().profile_cache_bytes},
+                     workers.pending_timers(), p.assigned_partitions(),
                      p.commit_failures());
-      metrics.UpdateTimerWindow(p.processor().timer_window());
+      metrics.UpdateTimerWindow(workers.timer_window());
       metrics.UpdateCycleSplit(p.cycle_split().Read());
       last_metrics = now;
     }

@@ -6,9 +6,9 @@
 #
 # Builds a Release tree (tools/setup.sh DIR Release; default build/bench),
 # then runs, one after the other: RocksDB's db_bench readrandom (Debian's
-# rocksdb-tools), engine_bench's headline, restore_bench, memory_bench at 1M
-# customers (and at 10M when it fits the time budget, or with --memory) and
-# e2e_bench. Prints one line
+# rocksdb-tools), engine_bench's headline on 1 and on 2 worker threads,
+# restore_bench, memory_bench at 1M customers (and at 10M when it fits the
+# time budget, or with --memory) and e2e_bench. Prints one line
 #
 #   scorecard: e2e_ratio=… p99_ms=… floor_p99_ms=… engine_eps=… …
 #
@@ -81,17 +81,22 @@ readrandom_ops="$(awk '/^readrandom/ { for (i = 1; i <= NF; i++)
 rm -rf "$tmp/db_bench"
 
 # 2. The engine alone, its headline configuration (a profile cache smaller
-#    than the working set).
-progress "engine_bench headline (cache 10000, 1M customers)"
-"$bin/engine_bench" --benchmark_filter='^BM_Engine/cache:10000/customers:1000000/' \
+#    than the working set) on one worker thread, then the same on two
+#    (same process and store): the speedup of threads.
+progress "engine_bench headline (cache 10000, 1M customers) on 1 and 2 workers"
+"$bin/engine_bench" \
+  --benchmark_filter='^BM_Engine/cache:10000/customers:1000000/workers:[12]/' \
   --benchmark_out="$logs/engine.json" --benchmark_out_format=json \
   >"$logs/engine.log" 2>&1 || true
-engine_eps="" engine_hit="" engine_ws=""
-read -r engine_eps engine_hit engine_ws <<<"$(python3 -c '
+engine_eps="" engine_hit="" engine_ws="" engine_2w_eps=""
+read -r engine_eps engine_hit engine_ws engine_2w_eps <<<"$(python3 -c '
 import json, sys
-b = json.load(open(sys.argv[1]))["benchmarks"][0]
-print("%.0f %.3f %.0f" % (b["items_per_second"], b["cache_hit_ratio"],
-                          b.get("working_set", 0)))
+runs = json.load(open(sys.argv[1]))["benchmarks"]
+one = [b for b in runs if "/workers:1/" in b["name"]][0]
+two = [b for b in runs if "/workers:2/" in b["name"]]
+print("%.0f %.3f %.0f %s" % (one["items_per_second"], one["cache_hit_ratio"],
+                             one.get("working_set", 0),
+                             "%.0f" % two[0]["items_per_second"] if two else ""))
 ' "$logs/engine.json" 2>/dev/null || true)" || true
 
 # 3. Restore from the changelog.
@@ -136,6 +141,7 @@ SC_E2E_RATIO="$e2e_ratio" SC_P99="$p99_ms" SC_FLOOR="$floor_p99_ms" \
   SC_KEPT_UP="$(field "$logs/e2e.log" 'e2e: summary' kept_up)" \
   SC_CONFIRMED="$(field "$logs/e2e.log" 'e2e: summary' sustained_confirmed)" \
   SC_ENGINE="$engine_eps" SC_HIT="$engine_hit" SC_WS="$engine_ws" \
+  SC_ENGINE_2W="$engine_2w_eps" \
   SC_READRANDOM="$readrandom_ops" SC_RESTORE="$restore_pps" \
   SC_RSS_1M="$rss_1m" SC_RSS_10M="$rss_10m" SC_MEMORY_WHY="$memory_why" \
   SC_TIMERS_1M="$(field "$logs/memory_1m.log" 'memory: ' pending_timers)" \
@@ -161,15 +167,15 @@ engine, readrandom = num("SC_ENGINE"), num("SC_READRANDOM")
 restore, rss_1m, rss_10m = num("SC_RESTORE"), num("SC_RSS_1M"), num("SC_RSS_10M")
 engine_ratio = engine / readrandom if engine and readrandom else None
 rss_ratio = rss_10m / rss_1m if rss_1m and rss_10m else None
-threads_why = ("the pipeline has no worker threads yet (one processing "
-               "thread), so there is no 2-thread engine run to compare")
+engine_2w = num("SC_ENGINE_2W")
+speedup = engine_2w / engine if engine and engine_2w else None
 
 print("scorecard: e2e_ratio=%s p99_ms=%s floor_p99_ms=%s engine_eps=%s "
       "readrandom_ops=%s engine_ratio=%s restore_pps=%s rss_ratio_10m_1m=%s "
-      "threads_speedup=n/a" % (
+      "threads_speedup=%s" % (
           fmt(ratio, 3), fmt(p99, 2), fmt(floor, 2), fmt(engine, 0),
           fmt(readrandom, 0), fmt(engine_ratio, 2), fmt(restore, 0),
-          fmt(rss_ratio, 2)))
+          fmt(rss_ratio, 2), fmt(speedup, 2)))
 
 
 def verdict(ok):
@@ -250,5 +256,10 @@ else:
     print("rss_ratio_10m_1m: %.2f %s <= 1.3 (RSS %.0f MB at 10M customers, "
           "%.0f MB at 1M)" % (rss_ratio, verdict(rss_ratio <= 1.3), rss_10m,
                              rss_1m))
-print("threads_speedup: n/a: not measured: " + threads_why)
+if speedup is None:
+    print("threads_speedup: " + failed("engine_bench on 2 workers"))
+else:
+    print("threads_speedup: %.2f %s >= 1.6 (engine_bench on 2 worker threads "
+          "%.0f/s against 1 worker %.0f/s, same process and store)" % (
+              speedup, verdict(speedup >= 1.6), engine_2w, engine))
 EOF

@@ -13,6 +13,8 @@ personalizer (`--time_source=event`) several times, differently:
   topics     one input topic after another (clickstream, orders, privacy;
              and privacy, orders, clickstream) before the personalizer starts
   batches    --max_batch_events=7 and --max_batch_events=5000
+  workers    --worker_threads=1 and --worker_threads=4 (the reference runs
+             with the default, the machine's cores)
   restarts   SIGTERM, or SIGKILL, once about half of the input is taken;
              a restart on the same state directory finishes it
 
@@ -831,6 +833,20 @@ class BatchSizeTest(DeterminismCase):
     self.assertSameAsReference(
         self.fed_before_start("batch-5000", [self.records],
                               "--max_batch_events=5000"))
+
+
+class WorkerThreadsTest(DeterminismCase):
+  """How the partitions are spread over worker threads does not matter."""
+
+  def test_one_worker(self):
+    self.assertSameAsReference(
+        self.fed_before_start("workers-1", [self.records],
+                              "--worker_threads=1"))
+
+  def test_four_workers(self):
+    self.assertSameAsReference(
+        self.fed_before_start("workers-4", [self.records],
+                              "--worker_threads=4"))
 
 
 class RestartTest(DeterminismCase):

@@ -442,6 +442,12 @@ class BadConfigurationTest(ProcessTestCase):
     stderr = self.refused(f"--config={self.config('max_batch_events: -1')}")
     self.assertIn("max_batch_events: must be in [1, 1000000], got -1", stderr)
 
+  def test_worker_threads_out_of_range(self):
+    stderr = self.refused(f"--config={self.config('worker_threads: 65')}")
+    self.assertIn("worker_threads: must be in [0, 64], got 65", stderr)
+    stderr = self.refused(f"--config={self.config('')}", "--worker_threads=-3")
+    self.assertIn("worker_threads: must be in [0, 64], got -3", stderr)
+
   def test_unknown_field(self):
     stderr = self.refused(f"--config={self.config('max_batch_event: 5')}")
     self.assertIn('unknown field "max_batch_event"', stderr)

@@ -45,9 +45,7 @@ class ProcessorPrivacyTest : public ProcessorTestBase {
     keys_.push_back(event.customer_id());
     InputRecord rec;
     rec.kind = kind;
-    rec.topic = kind == tailor::v1::EVENT_TOPIC_PRIVACY       ? "privacy"
-                : kind == tailor::v1::EVENT_TOPIC_CLICKSTREAM ? "clickstream"
-                                                              : "orders";
+    rec.topic = InputTopic(kind);
     rec.offset = offset_++;
     rec.key = keys_.back();
     rec.value = values_.back();

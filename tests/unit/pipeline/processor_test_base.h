@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "libs/decide/engine.h"
 #include "libs/decide/rules.h"
@@ -38,6 +39,18 @@ class ProcessorTestBase : public TempStoreTest {
     options.topics.set_changelog("tailor.profiles.changelog");
     options.topics.set_audit("tailor.audit");
     return options;
+  }
+
+  // The topic an event of `kind` comes from, by DefaultTopics()' names.
+  static absl::string_view InputTopic(tailor::v1::EventTopic kind) {
+    switch (kind) {
+      case tailor::v1::EVENT_TOPIC_PRIVACY:
+        return "privacy";
+      case tailor::v1::EVENT_TOPIC_CLICKSTREAM:
+        return "clickstream";
+      default:
+        return "orders";
+    }
   }
 
   // Makes processor_, on store_ with the built-in rules.
