@@ -226,7 +226,9 @@ absl::Status Workers::WriteState() {
 }
 
 void Workers::MarkDurable(const PreparedCommit& commit) {
-  for (auto& p : processors_) p->MarkDurable(commit);
+  // Each worker unpins and evicts its own profiles (freeing them is a
+  // good part of a commit's cost).
+  team_.Run([&](int w) { processors_[w]->MarkDurable(commit); });
 }
 
 void Workers::Reset() {

@@ -10,10 +10,10 @@
 // open partitions.
 //
 // The interface is the Processor's: the shell (Pipeline) and the engine
-// benchmark drive it the same way. ProcessBatch(), AdvanceStreamTimes() and
-// PrepareCommit() run on every worker at once; the outputs are gathered in
-// worker order (each partition's in the order made); a prepared commit is
-// the workers' RocksDB batches appended into one, written atomically.
+// benchmark drive it the same way. ProcessBatch(), AdvanceStreamTimes(),
+// PrepareCommit() and MarkDurable() run on every worker at once; the outputs
+// are gathered in worker order (each partition's in the order made); a prepared
+// commit is the workers' RocksDB batches appended into one, written atomically.
 // Decision and outcome callbacks are serialized by a mutex when there is
 // more than one worker.
 //

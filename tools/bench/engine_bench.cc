@@ -383,11 +383,9 @@ class Env {
       // The previous commit's write overlapped this batch; wait for it
       // before handing over this one (one commit in flight, as the
       // pipeline's state writer with a short commit interval).
-      const absl::Time t3 = absl::Now();
       s = WaitForWrites();
       in_flight_.push_back(processor_->TakePrepared());
       writer_->Submit(in_flight_.back().seq, &in_flight_.back().batch);
-      write_ += absl::Now() - t3;
     }
     if (!s.ok()) {
       spdlog::error("batch: {}", s.ToString());
@@ -399,11 +397,15 @@ class Env {
   // Waits until every submitted commit is written and marks it durable.
   absl::Status WaitForWrites() {
     while (!in_flight_.empty()) {
+      const absl::Time t0 = absl::Now();
       writer_->WaitFor(in_flight_.front().seq);
+      const absl::Time t1 = absl::Now();
+      write_ += t1 - t0;
       if (writer_->written() < in_flight_.front().seq) {
         return absl::InternalError("state write failed (see log)");
       }
       processor_->MarkDurable(in_flight_.front());
+      durable_ += absl::Now() - t1;
       in_flight_.pop_front();
     }
     return absl::OkStatus();
@@ -412,11 +414,12 @@ class Env {
   size_t batch_records() const { return end_ - begin_; }
   const pipeline::Workers& processor() const { return *processor_; }
   int64_t pass() const { return pass_; }
-  // Time spent so far in ProcessBatch, PrepareCommit and waiting for the
-  // previous commit's write.
+  // Time spent so far in ProcessBatch, PrepareCommit, waiting for the
+  // previous commit's write and marking it durable (evictions).
   absl::Duration process_time() const { return process_; }
   absl::Duration prepare_time() const { return prepare_; }
   absl::Duration write_time() const { return write_; }
+  absl::Duration durable_time() const { return durable_; }
   // Changelog records and bytes, and other output bytes, prepared so far.
   int64_t changelog_records() const { return changelog_records_; }
   int64_t changelog_bytes() const { return changelog_bytes_; }
@@ -445,7 +448,7 @@ class Env {
   int64_t changelog_records_ = 0;
   int64_t changelog_bytes_ = 0;
   int64_t output_bytes_ = 0;
-  absl::Duration process_, prepare_, write_;
+  absl::Duration process_, prepare_, write_, durable_;
 };
 
 std::shared_ptr<Pool>& CurrentPool() {
@@ -502,6 +505,7 @@ void BM_Engine(benchmark::State& state) {
   const absl::Duration process0 = env->process_time();
   const absl::Duration prepare0 = env->prepare_time();
   const absl::Duration write0 = env->write_time();
+  const absl::Duration durable0 = env->durable_time();
   int64_t items = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -544,8 +548,9 @@ void BM_Engine(benchmark::State& state) {
   state.counters["decision_B_per_ev"] =
       per_event * static_cast<double>(env->output_bytes() - output_bytes0);
   // Where a batch's time goes: processing (decode, fold, decide, timers),
-  // preparing the commit (serializing profiles) and waiting for the
-  // previous commit's RocksDB write (on the state writer's thread).
+  // preparing the commit (serializing profiles), waiting for the previous
+  // commit's RocksDB write (on the state writer's thread) and marking it
+  // durable (unpinning and evicting profiles).
   const double batches = static_cast<double>(
       std::max<int64_t>(1, static_cast<int64_t>(state.iterations())));
   state.counters["process_ms"] =
@@ -554,6 +559,8 @@ void BM_Engine(benchmark::State& state) {
       absl::ToDoubleMilliseconds(env->prepare_time() - prepare0) / batches;
   state.counters["write_wait_ms"] =
       absl::ToDoubleMilliseconds(env->write_time() - write0) / batches;
+  state.counters["durable_ms"] =
+      absl::ToDoubleMilliseconds(env->durable_time() - durable0) / batches;
   state.counters["dlq"] =
       static_cast<double>(after.dead_letters - before.dead_letters);
   state.counters["working_set"] =
