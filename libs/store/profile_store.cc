@@ -5,14 +5,18 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -209,6 +213,11 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
     std::filesystem::create_directories(options.secondary_path, ec);
   } else {
     std::filesystem::create_directories(options.path, ec);
+    // What a crash during an Ingest left.
+    if (!ec) {
+      std::filesystem::remove_all(
+          std::filesystem::path(options.path) / std::string(kIngestDir), ec);
+    }
   }
   if (ec) {
     return absl::InternalError(absl::StrCat(
@@ -479,18 +488,29 @@ absl::Status ProfileStore::DropPartition(int32_t partition) {
   const std::string lower = keys::PartitionPrefix(partition);
   const std::string upper = keys::PartitionUpperBound(partition);
   rocksdb::WriteBatch batch;
-  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(profiles_, lower, upper),
-                                     "drop partition profiles"));
-  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(timers_, lower, upper),
-                                     "drop partition timers"));
+  // A range deletion only where the partition holds keys: one over nothing
+  // would still make the next Ingest flush the memtables and put its files
+  // above it, in level 0, where a restore's files then pile up.
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions any_key;
+  any_key.iterate_upper_bound = &upper_slice;
+  any_key.fill_cache = false;
+  for (rocksdb::ColumnFamilyHandle* cf : {profiles_, timers_}) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(any_key, cf));
+    it->Seek(lower);
+    TAILOR_RETURN_IF_ERROR(RocksStatus(it->status(), "drop partition: scan"));
+    if (!it->Valid()) continue;
+    TAILOR_RETURN_IF_ERROR(
+        RocksStatus(batch.DeleteRange(cf, lower, upper), "drop partition"));
+  }
   // Offsets of every topic for this partition.
   {
     const std::string prefix(keys::kOffsetKeyPrefix);
     std::string prefix_end = prefix;
     prefix_end.back() += 1;  // "offset0": just after every "offset/..." key.
-    rocksdb::Slice upper_slice(prefix_end);
+    rocksdb::Slice offsets_end(prefix_end);
     rocksdb::ReadOptions read_options;
-    read_options.iterate_upper_bound = &upper_slice;
+    read_options.iterate_upper_bound = &offsets_end;
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(read_options, meta_));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
@@ -529,6 +549,64 @@ absl::Status ProfileStore::Commit(Batch* batch, bool disable_wal) {
       RocksStatus(db_->Write(write_options, &batch->batch_), "commit batch"));
   if (batch->purge_) purge_wanted_.store(true);
   batch->Clear();
+  return absl::OkStatus();
+}
+
+absl::Status ProfileStore::Ingest(BulkLoad* load) {
+  TAILOR_RETURN_IF_ERROR(load->status());
+  if (load->Count() == 0) return absl::OkStatus();
+  if (!options_.secondary_path.empty()) {
+    return absl::FailedPreconditionError(
+        "ingest: the store is open as a secondary (read-only)");
+  }
+  const std::filesystem::path dir =
+      std::filesystem::path(options_.path) / std::string(kIngestDir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("ingest: cannot create ",
+                                            dir.string(), ": ", ec.message()));
+  }
+  const uint64_t number = ++ingests_;
+  std::vector<std::string> written;
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  absl::Status status;
+  for (auto [cf, entries, name] :
+       {std::tuple(profiles_, &load->profiles_, kProfilesCf),
+        std::tuple(timers_, &load->timers_, kTimersCf)}) {
+    if (entries->empty()) continue;
+    rocksdb::Options options = db_->GetOptions(cf);
+    // Uncompressed, like a flush's level-0 files (see MakeCfOptions): the
+    // compactions that rewrite them compress them.
+    options.compression = rocksdb::kNoCompression;
+    options.bottommost_compression = rocksdb::kNoCompression;
+    options.compression_per_level.clear();
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, cf,
+                                  /*invalidate_page_cache=*/false);
+    const std::string path =
+        (dir / absl::StrCat(number, "-", name, ".sst")).string();
+    written.push_back(path);
+    status = RocksStatus(writer.Open(path), "ingest: open " + path);
+    if (status.ok()) status = load->Write(entries, &writer);
+    if (status.ok()) {
+      status = RocksStatus(writer.Finish(), "ingest: finish " + path);
+    }
+    if (!status.ok()) break;
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = cf;
+    arg.external_files = {path};
+    arg.options.move_files = true;
+    args.push_back(std::move(arg));
+  }
+  if (status.ok()) {
+    status = RocksStatus(db_->IngestExternalFiles(args), "ingest files");
+  }
+  // Moved files are gone already; what is left was not ingested.
+  for (const std::string& path : written) std::filesystem::remove(path, ec);
+  std::filesystem::remove(dir, ec);  // only when empty
+  TAILOR_RETURN_IF_ERROR(status);
+  if (load->deletes()) purge_wanted_.store(true);
+  load->Clear();
   return absl::OkStatus();
 }
 

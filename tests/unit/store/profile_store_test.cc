@@ -302,6 +302,97 @@ TEST_F(ProfileStoreTest, WalLessCommitSurvivesReopenAfterFlush) {
   EXPECT_THAT(*store_->GetOffset("tailor.profiles.changelog", 0), Optional(99));
 }
 
+TEST_F(ProfileStoreTest, IngestOverridesWhatTheStoreHeld) {
+  OpenStore();
+  // Flushed state, then newer changes only in the memtable (and WAL).
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(0, "replaced", "old-flushed");
+  batch.PutProfile(0, "deleted", "old");
+  batch.PutProfile(0, "kept", "kept");
+  batch.PutTimer(0, 1000, "replaced", "t", "old-timer");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  batch.PutProfile(0, "replaced", "old-memtable");
+  batch.PutProfile(0, "deleted-in-memtable", "old");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+
+  // Changes in no key order; the last change of a key wins.
+  const std::string v1 = "new-1";
+  const std::string v2 = "new-2";
+  const std::string timer = "new-timer";
+  BulkLoad load;
+  load.PutProfile(0, "replaced", v1);
+  load.PutProfile(0, "created", v1);
+  load.DeleteProfile(0, "deleted");
+  load.PutProfile(0, "replaced", v2);
+  load.DeleteProfile(0, "deleted-in-memtable");
+  load.PutProfile(1, "other-partition", v1);
+  load.DeleteProfile(0, "created");
+  load.PutProfile(0, "created", v2);
+  load.PutTimer(0, 2000, "replaced", "t", timer);
+  load.PutTimer(0, 1000, "replaced", "t", timer);
+  EXPECT_EQ(load.Count(), 10u);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_EQ(load.Count(), 0u);  // Ingest clears.
+
+  EXPECT_THAT(Profiles(0),
+              ElementsAre(Pair("created", "new-2"), Pair("kept", "kept"),
+                          Pair("replaced", "new-2")));
+  EXPECT_THAT(Profile(1, "other-partition"), Optional(std::string("new-1")));
+  EXPECT_THAT(Timers(0), ElementsAre(TimerRow{1000, "replaced", "t", timer},
+                                     TimerRow{2000, "replaced", "t", timer}));
+
+  // A later ingest overrides an earlier one, and changes committed after
+  // an ingest override it.
+  load.PutProfile(0, "kept", v1);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_THAT(Profile(0, "kept"), Optional(std::string("new-1")));
+  batch.PutProfile(0, "kept", "committed");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  EXPECT_THAT(Profile(0, "kept"), Optional(std::string("committed")));
+
+  // The ingested files are the store's: no WAL, no flush needed.
+  ASSERT_TRUE(store_->Close().ok());
+  OpenStore();
+  EXPECT_THAT(Profile(0, "replaced"), Optional(std::string("new-2")));
+  EXPECT_EQ(Profile(0, "deleted"), std::nullopt);
+  EXPECT_EQ(Timers(0).size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(Options().path) /
+                                       std::string(kIngestDir)));
+}
+
+TEST_F(ProfileStoreTest, IngestWithInvalidArgumentAppliesNothing) {
+  OpenStore();
+  const std::string value = "v";
+  BulkLoad load;
+  load.PutProfile(0, "fine", value);
+  load.PutTimer(0, 1000, std::string("bad\0id", 6), "t", value);
+  EXPECT_EQ(store_->Ingest(&load).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(load.Count(), 2u);  // left unchanged
+  EXPECT_EQ(Profile(0, "fine"), std::nullopt);
+  load.Clear();
+  load.PutProfile(-1, "fine", value);
+  EXPECT_EQ(store_->Ingest(&load).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ProfileStoreTest, OpenRemovesTheFilesACrashedIngestLeft) {
+  OpenStore();
+  ASSERT_TRUE(store_->Close().ok());
+  const std::filesystem::path dir =
+      std::filesystem::path(Options().path) / std::string(kIngestDir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "7-profiles.sst") << "half-written";
+  OpenStore();
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  // Ingest still works after the cleanup.
+  const std::string value = "v";
+  BulkLoad load;
+  load.PutProfile(0, "c", value);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_THAT(Profile(0, "c"), Optional(std::string("v")));
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
 TEST_F(ProfileStoreTest, BatchThatIsNeverCommittedLeavesNothing) {
   OpenStore();
   {
