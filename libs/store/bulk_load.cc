@@ -83,25 +83,33 @@ void BulkLoad::Clear() {
   deletes_ = false;
 }
 
-absl::Status BulkLoad::Write(std::vector<Entry>* entries,
-                             rocksdb::SstFileWriter* writer) {
-  const char* base = keys_.data();
-  const auto key_of = [base](const Entry& e) {
-    return absl::string_view(base + e.at, e.key_size);
-  };
+void BulkLoad::Sort(std::vector<Entry>* entries) const {
   std::sort(entries->begin(), entries->end(),
-            [&](const Entry& a, const Entry& b) {
+            [this](const Entry& a, const Entry& b) {
               if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
               if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
               // Equal up to 16 bytes: the rest decides, then the order of
               // addition.
-              const int c = key_of(a).compare(key_of(b));
+              const int c = KeyOf(a).compare(KeyOf(b));
               return c != 0 ? c < 0 : a.seq < b.seq;
             });
-  for (size_t i = 0; i < entries->size(); ++i) {
-    const Entry& e = (*entries)[i];
-    const absl::string_view key = key_of(e);
-    if (i + 1 < entries->size() && key_of((*entries)[i + 1]) == key) {
+}
+
+size_t BulkLoad::KeyBoundary(const std::vector<Entry>& sorted,
+                             size_t at) const {
+  while (at > 0 && at < sorted.size() &&
+         KeyOf(sorted[at]) == KeyOf(sorted[at - 1])) {
+    ++at;
+  }
+  return at;
+}
+
+absl::Status BulkLoad::Write(absl::Span<const Entry> sorted,
+                             rocksdb::SstFileWriter* writer) const {
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const Entry& e = sorted[i];
+    const absl::string_view key = KeyOf(e);
+    if (i + 1 < sorted.size() && KeyOf(sorted[i + 1]) == key) {
       continue;  // a later change of the same key follows
     }
     const rocksdb::Slice key_slice(key.data(), key.size());

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace rocksdb {
 class SstFileWriter;
@@ -74,10 +75,18 @@ class BulkLoad {
   void Add(std::vector<Entry>* entries, bool erase, absl::string_view value);
   void Check(bool ok, absl::string_view what);
 
-  // Sorts `entries` by key and adds the last change of each key to `writer`
-  // (opened by the caller, finished by it). The entries stay sorted.
-  absl::Status Write(std::vector<Entry>* entries,
-                     rocksdb::SstFileWriter* writer);
+  absl::string_view KeyOf(const Entry& e) const {
+    return absl::string_view(keys_.data() + e.at, e.key_size);
+  }
+  // Sorts `entries` by key, the changes of one key in their order.
+  void Sort(std::vector<Entry>* entries) const;
+  // The first index at or after `at` that starts a key in `sorted` (so a
+  // key's changes are never split).
+  size_t KeyBoundary(const std::vector<Entry>& sorted, size_t at) const;
+  // Adds the last change of each key of `sorted` to `writer` (opened and
+  // finished by the caller).
+  absl::Status Write(absl::Span<const Entry> sorted,
+                     rocksdb::SstFileWriter* writer) const;
 
   std::string keys_;  // every key, one after the other
   size_t value_bytes_ = 0;

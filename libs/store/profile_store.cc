@@ -10,6 +10,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/store/keys.h"
@@ -37,6 +39,8 @@ constexpr size_t kCfMeta = 3;
 constexpr const char* kProfilesCf = "profiles";
 constexpr const char* kTimersCf = "timers";
 constexpr const char* kMetaCf = "meta";
+// Changes of one column family from which an Ingest writes two files.
+constexpr size_t kIngestSplitEntries = 4096;
 
 rocksdb::CompressionType PickCompression() {
   for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
@@ -568,41 +572,72 @@ absl::Status ProfileStore::Ingest(BulkLoad* load) {
                                             dir.string(), ": ", ec.message()));
   }
   const uint64_t number = ++ingests_;
-  std::vector<std::string> written;
-  std::vector<rocksdb::IngestExternalFileArg> args;
-  absl::Status status;
+  // One file per column family, or two of disjoint key ranges for a family
+  // with many changes: the files are written on two threads.
+  struct File {
+    rocksdb::ColumnFamilyHandle* cf;
+    absl::Span<const BulkLoad::Entry> entries;
+    std::string path;
+    absl::Status status;
+  };
+  std::vector<File> files;
   for (auto [cf, entries, name] :
        {std::tuple(profiles_, &load->profiles_, kProfilesCf),
         std::tuple(timers_, &load->timers_, kTimersCf)}) {
     if (entries->empty()) continue;
-    rocksdb::Options options = db_->GetOptions(cf);
-    // Uncompressed, like a flush's level-0 files (see MakeCfOptions): the
-    // compactions that rewrite them compress them.
-    options.compression = rocksdb::kNoCompression;
-    options.bottommost_compression = rocksdb::kNoCompression;
-    options.compression_per_level.clear();
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, cf,
-                                  /*invalidate_page_cache=*/false);
-    const std::string path =
-        (dir / absl::StrCat(number, "-", name, ".sst")).string();
-    written.push_back(path);
-    status = RocksStatus(writer.Open(path), "ingest: open " + path);
-    if (status.ok()) status = load->Write(entries, &writer);
-    if (status.ok()) {
-      status = RocksStatus(writer.Finish(), "ingest: finish " + path);
+    load->Sort(entries);
+    const size_t parts = entries->size() >= kIngestSplitEntries ? 2 : 1;
+    size_t from = 0;
+    for (size_t part = 1; part <= parts; ++part) {
+      const size_t to =
+          load->KeyBoundary(*entries, entries->size() * part / parts);
+      if (to == from) continue;
+      files.push_back(
+          {cf, absl::MakeConstSpan(entries->data() + from, to - from),
+           (dir / absl::StrCat(number, "-", name, "-", part, ".sst")).string(),
+           absl::OkStatus()});
+      from = to;
     }
-    if (!status.ok()) break;
-    rocksdb::IngestExternalFileArg arg;
-    arg.column_family = cf;
-    arg.external_files = {path};
-    arg.options.move_files = true;
-    args.push_back(std::move(arg));
+  }
+  std::atomic<size_t> next{0};
+  const auto write_files = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+      File& f = files[i];
+      rocksdb::Options options = db_->GetOptions(f.cf);
+      // Uncompressed, like a flush's level-0 files (see MakeCfOptions): the
+      // compactions that rewrite them compress them.
+      options.compression = rocksdb::kNoCompression;
+      options.bottommost_compression = rocksdb::kNoCompression;
+      options.compression_per_level.clear();
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, f.cf,
+                                    /*invalidate_page_cache=*/false);
+      f.status = RocksStatus(writer.Open(f.path), "ingest: open " + f.path);
+      if (f.status.ok()) f.status = load->Write(f.entries, &writer);
+      if (f.status.ok()) {
+        f.status = RocksStatus(writer.Finish(), "ingest: finish " + f.path);
+      }
+    }
+  };
+  std::thread helper(write_files);
+  write_files();
+  helper.join();
+
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  absl::Status status;
+  for (const File& f : files) {
+    if (status.ok()) status = f.status;
+    if (args.empty() || args.back().column_family != f.cf) {
+      args.emplace_back();
+      args.back().column_family = f.cf;
+      args.back().options.move_files = true;
+    }
+    args.back().external_files.push_back(f.path);
   }
   if (status.ok()) {
     status = RocksStatus(db_->IngestExternalFiles(args), "ingest files");
   }
   // Moved files are gone already; what is left was not ingested.
-  for (const std::string& path : written) std::filesystem::remove(path, ec);
+  for (const File& f : files) std::filesystem::remove(f.path, ec);
   std::filesystem::remove(dir, ec);  // only when empty
   TAILOR_RETURN_IF_ERROR(status);
   if (load->deletes()) purge_wanted_.store(true);

@@ -212,9 +212,10 @@ class ProfileStore {
   // nothing of the batch is applied and the batch is left unchanged.
   [[nodiscard]] absl::Status Commit(Batch* batch, bool disable_wal = false);
 
-  // Adds the changes of `load` to the database as one SST file per column
-  // family (profiles, timers), sorted, the last change of each key only,
-  // atomically across the two families, and clears it. The files are
+  // Adds the changes of `load` to the database as SST files (per column
+  // family one, or two of disjoint key ranges when it has 4,096 changes or
+  // more; written on two threads), sorted, the last change of each key
+  // only, atomically across the two families, and clears it. The files are
   // written under kIngestDir and moved into the database: no memtable, no
   // WAL, no flush; they are durable when Ingest returns. The memtables are
   // flushed first when they hold keys in the files' ranges. The files are

@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -359,6 +360,33 @@ TEST_F(ProfileStoreTest, IngestOverridesWhatTheStoreHeld) {
   EXPECT_EQ(Timers(0).size(), 2u);
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(Options().path) /
                                        std::string(kIngestDir)));
+}
+
+TEST_F(ProfileStoreTest, ALargeIngestKeepsTheLastChangeOfEveryKey) {
+  OpenStore();
+  // Enough changes that each family is written as two files; every key
+  // changes three or four times, so some key's changes meet the split.
+  constexpr int kChanges = 10000;
+  constexpr int kKeys = 3333;
+  std::vector<std::string> values;
+  for (int i = 0; i < kChanges; ++i) values.push_back(absl::StrCat("v", i));
+  BulkLoad load;
+  for (int i = 0; i < kChanges; ++i) {
+    const std::string id = absl::StrFormat("c%05d", i % kKeys);
+    load.PutProfile(0, id, values[i]);
+    load.PutTimer(0, i % kKeys, id, "t", values[i]);
+  }
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  const auto profiles = Profiles(0);
+  ASSERT_EQ(profiles.size(), static_cast<size_t>(kKeys));
+  const auto timers = Timers(0);
+  ASSERT_EQ(timers.size(), static_cast<size_t>(kKeys));
+  for (int k = 0; k < kKeys; ++k) {
+    const int last = k + (kChanges - 1 - k) / kKeys * kKeys;
+    const std::string id = absl::StrFormat("c%05d", k);
+    EXPECT_EQ(profiles[k], std::make_pair(id, absl::StrCat("v", last)));
+    EXPECT_EQ(timers[k], (TimerRow{k, id, "t", absl::StrCat("v", last)}));
+  }
 }
 
 TEST_F(ProfileStoreTest, IngestWithInvalidArgumentAppliesNothing) {
