@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <string>
-#include <tuple>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,7 +15,6 @@
 #include "libs/base/status_macros.h"
 #include "libs/pipeline/changelog.h"
 #include "libs/pipeline/pending_timers.h"
-#include "libs/pipeline/state_writer.h"
 #include "libs/store/keys.h"
 #include "tailor/v1/profile.pb.h"
 
@@ -29,10 +28,6 @@ constexpr absl::Duration kStallTimeout = absl::Minutes(10);
 
 constexpr absl::Duration kQueryTimeout = absl::Seconds(10);
 constexpr size_t kPollRecords = 20000;  // records per poll of the reader
-constexpr size_t kBulkRecords = 20000;  // records per WAL-less batch
-// Batches filled or being written at a time: the reader fills one while
-// the writer thread writes the others.
-constexpr size_t kBatchesInFlight = 3;
 
 // What the restore of one partition gathers on the way.
 struct PartitionRestore {
@@ -47,94 +42,94 @@ struct PartitionRestore {
   absl::flat_hash_set<std::string> erased;
 };
 
-// Reused storage of AddRecords.
-struct SortScratch {
-  std::vector<const kafka::Record*> records;
-  struct Timer {
-    int32_t partition;
-    int64_t fire_at_ms;
-    absl::string_view customer_id;
-    absl::string_view timer_id;
-    absl::string_view bytes;
-  };
-  std::vector<Timer> timers;
+// Records gathered for one ingest: the changes in `load` point into the
+// records of `polls`, which are kept until the ingest is done.
+struct Chunk {
+  store::BulkLoad load;
+  std::vector<std::vector<kafka::Record>> polls;
 };
 
-// Adds the changelog records of one poll to `batch`: profiles in key order
-// (the records of one key keep their offset order, so the last one wins),
-// then their timers in timer key order. Sorted writes are what RocksDB's
-// memtable inserts fastest: each insert starts where the previous one
-// ended. Records at or past the end of their partition's restore are
-// skipped.
+// Adds the changelog records of one poll to `load`: each profile (a
+// tombstone as a deletion) and the timers it holds, as views into the
+// records. The store sorts them when it ingests the chunk (the last change
+// of a key wins). Records at or past the end of their partition's restore
+// are skipped.
 absl::Status AddRecords(
     const std::vector<kafka::Record>& records, const std::string& topic,
     absl::flat_hash_map<int32_t, PartitionRestore>* restores,
-    store::ProfileStore::Batch* batch, RestoreResult* result,
-    SortScratch* scratch) {
-  scratch->records.clear();
-  scratch->timers.clear();
-  for (const kafka::Record& r : records) scratch->records.push_back(&r);
-  std::stable_sort(scratch->records.begin(), scratch->records.end(),
-                   [](const kafka::Record* a, const kafka::Record* b) {
-                     return a->partition() != b->partition()
-                                ? a->partition() < b->partition()
-                                : a->key() < b->key();
-                   });
-  for (const kafka::Record* r : scratch->records) {
-    auto it = restores->find(r->partition());
-    if (it == restores->end() || r->offset() >= it->second.to) continue;
+    store::BulkLoad* load, RestoreResult* result) {
+  for (const kafka::Record& r : records) {
+    auto it = restores->find(r.partition());
+    if (it == restores->end() || r.offset() >= it->second.to) continue;
     PartitionRestore& p = it->second;
-    const int32_t partition = r->partition();
+    const int32_t partition = r.partition();
     ++result->records;
-    if (r->key() == kCheckpointKey) {
-      if (!p.checkpoint.ParseFromArray(r->value().data(),
-                                       static_cast<int>(r->value().size()))) {
+    if (r.key() == kCheckpointKey) {
+      if (!p.checkpoint.ParseFromArray(r.value().data(),
+                                       static_cast<int>(r.value().size()))) {
         return absl::DataLossError(absl::StrCat("corrupt checkpoint record at ",
                                                 topic, "[", partition, "]@",
-                                                r->offset()));
+                                                r.offset()));
       }
       p.checkpoint_found = true;
       continue;
     }
     ++result->profiles;
-    if (r->value().empty()) {
-      batch->DeleteProfile(partition, r->key());
-      p.erased.emplace(r->key());
+    if (r.value().empty()) {
+      load->DeleteProfile(partition, r.key());
+      p.erased.emplace(r.key());
       continue;
     }
-    batch->PutProfile(partition, r->key(), r->value());
-    const size_t timers_before = scratch->timers.size();
+    load->PutProfile(partition, r.key(), r.value());
+    bool timers = false;
     const bool scanned = ForEachPendingTimer(
-        r->value(), [&](int64_t fire_at_ms, absl::string_view timer_id,
-                        absl::string_view timer) {
-          scratch->timers.push_back(
-              {partition, fire_at_ms, r->key(), timer_id, timer});
+        r.value(), [&](int64_t fire_at_ms, absl::string_view timer_id,
+                       absl::string_view timer) {
+          timers = true;
+          load->PutTimer(partition, fire_at_ms, r.key(), timer_id, timer);
         });
     if (!scanned) {
       return absl::DataLossError(absl::StrCat("corrupt profile record at ",
                                               topic, "[", partition, "]@",
-                                              r->offset()));
+                                              r.offset()));
     }
-    if (scratch->timers.size() > timers_before &&
-        !store::keys::ValidCustomerIdForTimer(r->key())) {
+    if (timers && !store::keys::ValidCustomerIdForTimer(r.key())) {
       return absl::DataLossError(
           absl::StrCat("a customer id with a 0x00 byte holds timers at ", topic,
-                       "[", partition, "]@", r->offset()));
+                       "[", partition, "]@", r.offset()));
     }
-  }
-  using Timer = SortScratch::Timer;
-  std::stable_sort(
-      scratch->timers.begin(), scratch->timers.end(),
-      [](const Timer& a, const Timer& b) {
-        return std::tie(a.partition, a.fire_at_ms, a.customer_id, a.timer_id) <
-               std::tie(b.partition, b.fire_at_ms, b.customer_id, b.timer_id);
-      });
-  for (const Timer& t : scratch->timers) {
-    batch->PutTimer(t.partition, t.fire_at_ms, t.customer_id, t.timer_id,
-                    t.bytes);
   }
   return absl::OkStatus();
 }
+
+// Ingests full chunks on a thread of its own while the reader fills the
+// next one: at most one chunk is ingested at a time.
+class ChunkIngester {
+ public:
+  explicit ChunkIngester(store::ProfileStore* store) : store_(store) {}
+  ChunkIngester(const ChunkIngester&) = delete;
+  ChunkIngester& operator=(const ChunkIngester&) = delete;
+  ~ChunkIngester() { Wait().IgnoreError(); }
+
+  // Waits for the chunk before, then starts ingesting `load` (which must
+  // stay untouched until the next Start or Wait returns).
+  absl::Status Start(store::BulkLoad* load) {
+    TAILOR_RETURN_IF_ERROR(Wait());
+    thread_ = std::thread([this, load] { status_ = store_->Ingest(load); });
+    return absl::OkStatus();
+  }
+
+  // Waits for the running ingest; returns the first error of any.
+  absl::Status Wait() {
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  store::ProfileStore* store_;
+  std::thread thread_;
+  absl::Status status_;
+};
 
 // Timers indexed for a customer a later tombstone erased must not stay
 // (they hold the customer's id): adds to `batch` the deletion of every
@@ -183,10 +178,12 @@ absl::Status DropTimersOfErased(store::ProfileStore* store, int32_t partition,
 
 ChangelogRestorer::ChangelogRestorer(store::ProfileStore* store,
                                      kafka::Consumer* reader,
-                                     std::string changelog_topic)
+                                     std::string changelog_topic,
+                                     size_t chunk_bytes)
     : store_(store),
       reader_(reader),
-      changelog_topic_(std::move(changelog_topic)) {}
+      changelog_topic_(std::move(changelog_topic)),
+      chunk_bytes_(chunk_bytes) {}
 
 absl::StatusOr<RestoreResult> ChangelogRestorer::Restore(
     absl::Span<const int32_t> partitions) {
@@ -262,26 +259,21 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
   }
   TAILOR_RETURN_IF_ERROR(reader_->Assign(assignment));
 
-  // The reader fills one batch while the writer thread writes the ones
-  // before it (each is cleared by its write and used again). Declared
-  // before the writer, which finishes its queue when it goes.
-  std::vector<store::ProfileStore::Batch> batches;
-  for (size_t i = 0; i < kBatchesInFlight; ++i) {
-    batches.push_back(store_->NewBatch());
-  }
-  StateWriter writer(store_, /*disable_wal=*/true);
-  uint64_t submitted = 0;
-  store::ProfileStore::Batch* batch = &batches[0];
-  const auto submit = [&] {
-    writer.Submit(++submitted, batch);
-    batch = &batches[submitted % kBatchesInFlight];
-    if (submitted >= kBatchesInFlight) {
-      writer.WaitFor(submitted + 1 - kBatchesInFlight);
-    }
+  // The reader fills one chunk while the ingester adds the one before it
+  // to the store. Declared before the ingester, which finishes its chunk
+  // when it goes.
+  Chunk chunks[2];
+  ChunkIngester ingester(store_);
+  Chunk* chunk = &chunks[0];
+  const auto hand_off = [&]() -> absl::Status {
+    TAILOR_RETURN_IF_ERROR(ingester.Start(&chunk->load));
+    // Start waited for the other chunk's ingest: its records can go.
+    chunk = chunk == &chunks[0] ? &chunks[1] : &chunks[0];
+    chunk->polls.clear();
+    return absl::OkStatus();
   };
 
   std::vector<kafka::Record> records;
-  SortScratch scratch;
   const absl::Time start = absl::Now();
   absl::Time last_progress = start;
   absl::Time next_report = start + kProgressEvery;
@@ -289,10 +281,15 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
   for (;;) {
     TAILOR_RETURN_IF_ERROR(
         reader_->PollBatch(kPollRecords, absl::Milliseconds(200), &records));
+    const bool read_some = !records.empty();
     progress_.applied.fetch_add(static_cast<int64_t>(records.size()));
-    TAILOR_RETURN_IF_ERROR(AddRecords(records, changelog_topic_, &restores,
-                                      batch, result, &scratch));
-    if (batch->Count() >= kBulkRecords) submit();
+    TAILOR_RETURN_IF_ERROR(
+        AddRecords(records, changelog_topic_, &restores, &chunk->load, result));
+    if (read_some) chunk->polls.push_back(std::move(records));
+    records.clear();
+    if (chunk->load.ByteSize() >= chunk_bytes_) {
+      TAILOR_RETURN_IF_ERROR(hand_off());
+    }
 
     int64_t now_left = 0;
     bool all_done = true;
@@ -306,7 +303,7 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
       if (!p.done) now_left += p.to - p.position;
     }
     const absl::Time now = absl::Now();
-    if (now_left < left || !records.empty()) last_progress = now;
+    if (now_left < left || read_some) last_progress = now;
     left = now_left;
     progress_.remaining.store(left);
     if (all_done) break;
@@ -326,33 +323,34 @@ absl::Status ChangelogRestorer::Apply(absl::Span<const Range> ranges,
           " stalled with ", left, " of ", total, " records left"));
     }
   }
-  records.clear();  // the records must go before the assignment changes
+  // Everything read is in the store before the timers are checked
+  // against it.
+  TAILOR_RETURN_IF_ERROR(hand_off());
+  TAILOR_RETURN_IF_ERROR(ingester.Wait());
+  // The records must go before the assignment changes.
+  for (Chunk& c : chunks) c.polls.clear();
   TAILOR_RETURN_IF_ERROR(reader_->Assign({}));
 
-  // Everything read is written before the timers are checked against it.
-  submit();
-  writer.WaitFor(submitted);
+  store::ProfileStore::Batch batch = store_->NewBatch();
 
   for (const auto& [partition, p] : restores) {
     TAILOR_RETURN_IF_ERROR(
-        DropTimersOfErased(store_, partition, p.erased, batch));
+        DropTimersOfErased(store_, partition, p.erased, &batch));
   }
-  // The positions last: until they are written, the next restore reads
-  // the same records again.
+  // The positions last, after the data they describe: until they are
+  // written, the next restore reads the same records again.
   for (const auto& [partition, p] : restores) {
     if (p.checkpoint_found) {
       ++result->checkpoints;
       for (const auto& position : p.checkpoint.positions()) {
-        batch->PutOffset(position.topic(), partition, position.next_offset());
+        batch.PutOffset(position.topic(), partition, position.next_offset());
       }
-      batch->PutMeta(PartitionStateKey(partition),
-                     p.checkpoint.state().SerializeAsString());
+      batch.PutMeta(PartitionStateKey(partition),
+                    p.checkpoint.state().SerializeAsString());
     }
-    batch->PutMeta(ChangelogPositionKey(partition), absl::StrCat(p.to));
+    batch.PutMeta(ChangelogPositionKey(partition), absl::StrCat(p.to));
   }
-  submit();
-  writer.WaitFor(submitted);
-  return absl::OkStatus();
+  return store_->Commit(&batch, /*disable_wal=*/true);
 }
 
 }  // namespace tailor::pipeline

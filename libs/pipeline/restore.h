@@ -4,18 +4,21 @@
 // the changelog. Every partition that is behind is read at once by one
 // reader (one fetch over all of them), from the changelog position its local
 // state reflects (the tail) or, when there is no usable local state, from
-// the beginning. Profiles are written in WAL-less bulk batches by a writer
-// thread while the reader fetches and decodes the next records; the timers a
-// profile carries are indexed in the same pass (read from its
-// pending_timers field without parsing the rest); the input positions and
-// shared state come from the last PartitionCheckpoint record of each
-// partition. One flush at the end makes it all durable.
+// the beginning. Profiles, and the timers each holds (read from its
+// pending_timers field without parsing the rest), are gathered in chunks of
+// bounded memory; each full chunk is written as sorted SST files and
+// ingested into the store (store::BulkLoad, ProfileStore::Ingest: no
+// memtable, no flush) by a thread of the restore's own while the reader
+// fetches the next. The input positions and shared state come from the last
+// PartitionCheckpoint record of each partition and are written after the
+// data they describe.
 //
 // Owned by the Pipeline; called on the pipeline thread.
 #ifndef TAILOR_LIBS_PIPELINE_RESTORE_H_
 #define TAILOR_LIBS_PIPELINE_RESTORE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -45,10 +48,16 @@ struct RestoreProgress {
 
 class ChangelogRestorer {
  public:
+  // Memory of records gathered before they are ingested, per chunk (two
+  // chunks at a time: one filled, one ingested).
+  static constexpr size_t kDefaultChunkBytes = size_t{64} << 20;
+
   // `reader` is a consumer outside any group (it is assigned directly);
-  // read_committed, so aborted transactions are never restored.
+  // read_committed, so aborted transactions are never restored. A chunk is
+  // ingested when its records (keys, values, timers) hold `chunk_bytes`.
   ChangelogRestorer(store::ProfileStore* store, kafka::Consumer* reader,
-                    std::string changelog_topic);
+                    std::string changelog_topic,
+                    size_t chunk_bytes = kDefaultChunkBytes);
 
   // Restores, all together, every partition of `partitions` whose changelog
   // holds records past its local changelog position; returns what was done
@@ -70,6 +79,7 @@ class ChangelogRestorer {
   store::ProfileStore* store_;
   kafka::Consumer* reader_;
   std::string changelog_topic_;
+  size_t chunk_bytes_;
   RestoreProgress progress_;
 };
 

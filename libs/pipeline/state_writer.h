@@ -5,8 +5,7 @@
 // write is retried with backoff until it succeeds or the writer stops; the
 // pipeline reports not ready meanwhile.
 //
-// Owned by the Pipeline (and, for the time of a restore, by the
-// ChangelogRestorer, which writes its WAL-less batches with one). Submit(),
+// Owned by the Pipeline. Submit(),
 // written(), failing() and WaitFor() are called from the pipeline thread;
 // the batches belong to the caller and must live until written() covers
 // them.
@@ -27,8 +26,8 @@ namespace tailor::pipeline {
 
 class StateWriter {
  public:
-  // `disable_wal`: write without the WAL (restores, which flush at the
-  // end). `split`, if set, is charged the time of the writes (kRocksDb).
+  // `disable_wal`: write without the WAL (for writes a flush makes
+  // durable afterwards). `split`, if set, is charged the time of the writes (kRocksDb).
   explicit StateWriter(store::ProfileStore* store, bool disable_wal = false,
                        CycleSplit* split = nullptr);
   StateWriter(const StateWriter&) = delete;

@@ -5,17 +5,23 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <limits>
+#include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/store/keys.h"
@@ -33,6 +39,8 @@ constexpr size_t kCfMeta = 3;
 constexpr const char* kProfilesCf = "profiles";
 constexpr const char* kTimersCf = "timers";
 constexpr const char* kMetaCf = "meta";
+// Changes of one column family from which an Ingest writes two files.
+constexpr size_t kIngestSplitEntries = 4096;
 
 rocksdb::CompressionType PickCompression() {
   for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
@@ -231,6 +239,11 @@ absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(
     std::filesystem::create_directories(options.secondary_path, ec);
   } else {
     std::filesystem::create_directories(options.path, ec);
+    // What a crash during an Ingest left.
+    if (!ec) {
+      std::filesystem::remove_all(
+          std::filesystem::path(options.path) / std::string(kIngestDir), ec);
+    }
   }
   if (ec) {
     return absl::InternalError(absl::StrCat(
@@ -501,18 +514,29 @@ absl::Status ProfileStore::DropPartition(int32_t partition) {
   const std::string lower = keys::PartitionPrefix(partition);
   const std::string upper = keys::PartitionUpperBound(partition);
   rocksdb::WriteBatch batch;
-  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(profiles_, lower, upper),
-                                     "drop partition profiles"));
-  TAILOR_RETURN_IF_ERROR(RocksStatus(batch.DeleteRange(timers_, lower, upper),
-                                     "drop partition timers"));
+  // A range deletion only where the partition holds keys: one over nothing
+  // would still make the next Ingest flush the memtables and put its files
+  // above it, in level 0, where a restore's files then pile up.
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions any_key;
+  any_key.iterate_upper_bound = &upper_slice;
+  any_key.fill_cache = false;
+  for (rocksdb::ColumnFamilyHandle* cf : {profiles_, timers_}) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(any_key, cf));
+    it->Seek(lower);
+    TAILOR_RETURN_IF_ERROR(RocksStatus(it->status(), "drop partition: scan"));
+    if (!it->Valid()) continue;
+    TAILOR_RETURN_IF_ERROR(
+        RocksStatus(batch.DeleteRange(cf, lower, upper), "drop partition"));
+  }
   // Offsets of every topic for this partition.
   {
     const std::string prefix(keys::kOffsetKeyPrefix);
     std::string prefix_end = prefix;
     prefix_end.back() += 1;  // "offset0": just after every "offset/..." key.
-    rocksdb::Slice upper_slice(prefix_end);
+    rocksdb::Slice offsets_end(prefix_end);
     rocksdb::ReadOptions read_options;
-    read_options.iterate_upper_bound = &upper_slice;
+    read_options.iterate_upper_bound = &offsets_end;
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(read_options, meta_));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
@@ -551,6 +575,95 @@ absl::Status ProfileStore::Commit(Batch* batch, bool disable_wal) {
       RocksStatus(db_->Write(write_options, &batch->batch_), "commit batch"));
   if (batch->purge_) purge_wanted_.store(true);
   batch->Clear();
+  return absl::OkStatus();
+}
+
+absl::Status ProfileStore::Ingest(BulkLoad* load) {
+  TAILOR_RETURN_IF_ERROR(load->status());
+  if (load->Count() == 0) return absl::OkStatus();
+  if (!options_.secondary_path.empty()) {
+    return absl::FailedPreconditionError(
+        "ingest: the store is open as a secondary (read-only)");
+  }
+  const std::filesystem::path dir =
+      std::filesystem::path(options_.path) / std::string(kIngestDir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("ingest: cannot create ",
+                                            dir.string(), ": ", ec.message()));
+  }
+  const uint64_t number = ++ingests_;
+  // One file per column family, or two of disjoint key ranges for a family
+  // with many changes: the files are written on two threads.
+  struct File {
+    rocksdb::ColumnFamilyHandle* cf;
+    absl::Span<const BulkLoad::Entry> entries;
+    std::string path;
+    absl::Status status;
+  };
+  std::vector<File> files;
+  for (auto [cf, entries, name] :
+       {std::tuple(profiles_, &load->profiles_, kProfilesCf),
+        std::tuple(timers_, &load->timers_, kTimersCf)}) {
+    if (entries->empty()) continue;
+    load->Sort(entries);
+    const size_t parts = entries->size() >= kIngestSplitEntries ? 2 : 1;
+    size_t from = 0;
+    for (size_t part = 1; part <= parts; ++part) {
+      const size_t to =
+          load->KeyBoundary(*entries, entries->size() * part / parts);
+      if (to == from) continue;
+      files.push_back(
+          {cf, absl::MakeConstSpan(entries->data() + from, to - from),
+           (dir / absl::StrCat(number, "-", name, "-", part, ".sst")).string(),
+           absl::OkStatus()});
+      from = to;
+    }
+  }
+  std::atomic<size_t> next{0};
+  const auto write_files = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+      File& f = files[i];
+      rocksdb::Options options = db_->GetOptions(f.cf);
+      // Uncompressed, like a flush's level-0 files (see MakeCfOptions): the
+      // compactions that rewrite them compress them.
+      options.compression = rocksdb::kNoCompression;
+      options.bottommost_compression = rocksdb::kNoCompression;
+      options.compression_per_level.clear();
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, f.cf,
+                                    /*invalidate_page_cache=*/false);
+      f.status = RocksStatus(writer.Open(f.path), "ingest: open " + f.path);
+      if (f.status.ok()) f.status = load->Write(f.entries, &writer);
+      if (f.status.ok()) {
+        f.status = RocksStatus(writer.Finish(), "ingest: finish " + f.path);
+      }
+    }
+  };
+  std::thread helper(write_files);
+  write_files();
+  helper.join();
+
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  absl::Status status;
+  for (const File& f : files) {
+    if (status.ok()) status = f.status;
+    if (args.empty() || args.back().column_family != f.cf) {
+      args.emplace_back();
+      args.back().column_family = f.cf;
+      args.back().options.move_files = true;
+    }
+    args.back().external_files.push_back(f.path);
+  }
+  if (status.ok()) {
+    status = RocksStatus(db_->IngestExternalFiles(args), "ingest files");
+  }
+  // Moved files are gone already; what is left was not ingested.
+  for (const File& f : files) std::filesystem::remove(f.path, ec);
+  std::filesystem::remove(dir, ec);  // only when empty
+  TAILOR_RETURN_IF_ERROR(status);
+  if (load->deletes()) purge_wanted_.store(true);
+  load->Clear();
   return absl::OkStatus();
 }
 

@@ -29,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "libs/store/bulk_load.h"
 #include "libs/store/rocksdb_status.h"
 
 namespace rocksdb {
@@ -40,6 +41,11 @@ class WriteBufferManager;
 }  // namespace rocksdb
 
 namespace tailor::store {
+
+// The subdirectory of StoreOptions::path where Ingest writes its SST files
+// before they are added to the database. Each Ingest removes its files;
+// Open removes the directory, which a crash during an Ingest may leave.
+inline constexpr absl::string_view kIngestDir = "ingest";
 
 struct StoreOptions {
   // Database directory; created with its column families if missing.
@@ -211,6 +217,23 @@ class ProfileStore {
   // nothing of the batch is applied and the batch is left unchanged.
   [[nodiscard]] absl::Status Commit(Batch* batch, bool disable_wal = false);
 
+  // Adds the changes of `load` to the database as SST files (per column
+  // family one, or two of disjoint key ranges when it has 4,096 changes or
+  // more; written on two threads), sorted, the last change of each key
+  // only, atomically across the two families, and clears it. The files are
+  // written under kIngestDir and moved into the database: no memtable, no
+  // WAL, no flush; they are durable when Ingest returns. The memtables are
+  // flushed first when they hold keys in the files' ranges. The files are
+  // ordered after everything in the database: a key `load` changes takes
+  // its value from `load` (a DeleteProfile deletes it), whatever the store
+  // held. The files are written uncompressed, as a flush writes level 0;
+  // the compactions that rewrite them compress them (one placed in the last
+  // level, as the first of a restore into an empty store is, stays
+  // uncompressed until one does). On error nothing of `load` is applied
+  // and it is left unchanged. May be called from another thread than the
+  // owner's while the owner does not use the store; one Ingest at a time.
+  [[nodiscard]] absl::Status Ingest(BulkLoad* load);
+
   // Flushes the memtables of all column families to SST files (atomically
   // across them) and waits; used after WAL-less restore batches.
   [[nodiscard]] absl::Status Flush();
@@ -250,6 +273,7 @@ class ProfileStore {
   void PurgeLoop();
   std::atomic<bool> purge_wanted_{false};
   std::atomic<int64_t> purges_{0};
+  uint64_t ingests_ = 0;  // numbers the files of Ingest
   absl::Mutex purge_mu_;
   bool purge_stop_ ABSL_GUARDED_BY(purge_mu_) = false;
   std::thread purger_;

@@ -2,9 +2,12 @@
 // partition that is behind is restored in one go (profiles, timers indexed
 // from the profiles, checkpoints, changelog positions), a partition already
 // up to date or empty is left alone, a later restore reads only the tail,
-// and an erased customer keeps no timer.
+// an erased customer keeps no timer, and a tail restore over local state
+// (flushed files and the memtable) takes the changelog's word for every key
+// it holds, whatever chunks it is ingested in.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -183,6 +186,75 @@ TEST_F(RestorerTest, RestoresThePartitionsBehindTogetherThenOnlyTheTail) {
   EXPECT_EQ(*store_->GetOffset("clickstream", 1), 3);
   EXPECT_EQ(Meta(pipeline::ChangelogPositionKey(1)), "4");
   EXPECT_EQ(restorer_->progress().restores.load(), 3);
+}
+
+TEST_F(RestorerTest, ATailRestoreReplacesAndDeletesWhatTheStoreHolds) {
+  Send(0, "c1", Profile("c1", {1000}));
+  Send(0, "c2", Profile("c2", {2000}));
+  Send(0, "c3", Profile("c3", {3000}));
+  Send(0, std::string(pipeline::kCheckpointKey), Checkpoint(5));
+  Flush();
+  ASSERT_TRUE(restorer_->Restore({0}).ok());
+  ASSERT_EQ(Meta(pipeline::ChangelogPositionKey(0)), "4");
+
+  // Local state newer than the restore, in the memtable: the processor's
+  // way of writing (WAL on), for customers the changelog's tail changes.
+  store::ProfileStore::Batch batch = store_->NewBatch();
+  for (const auto& [id, at] :
+       {std::pair<std::string, int64_t>{"c1", 1100}, {"c2", 2200}}) {
+    const std::string profile = Profile(id, {at});
+    batch.PutProfile(0, id, profile);
+    tailor::v1::CustomerProfile p;
+    ASSERT_TRUE(p.ParseFromString(profile));
+    batch.PutTimer(0, at, id, absl::StrCat("t/", at),
+                   p.pending_timers(0).SerializeAsString());
+  }
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+
+  // The tail: c1 replaced, c2 erased, c3 replaced twice.
+  Send(0, "c1", Profile("c1", {1500}));
+  Send(0, "c3", Profile("c3", {3300}));
+  Send(0, "c2", absl::string_view());
+  Send(0, "c3", Profile("c3", {3500}));
+  Send(0, std::string(pipeline::kCheckpointKey), Checkpoint(9));
+  Flush();
+  // Chunks of one byte: every poll is ingested on its own.
+  pipeline::ChangelogRestorer small_chunks(store_.get(), reader_.get(), kTopic,
+                                           /*chunk_bytes=*/1);
+  auto result = small_chunks.Restore({0});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->records, 5);
+
+  EXPECT_EQ(Profiles(0), (std::set<std::string>{"c1", "c3"}));
+  std::string value;
+  ASSERT_TRUE(*store_->GetProfile(0, "c1", &value));
+  EXPECT_EQ(value, Profile("c1", {1500}));
+  ASSERT_TRUE(*store_->GetProfile(0, "c3", &value));
+  EXPECT_EQ(value, Profile("c3", {3500}));
+  const auto timers = Timers(0);
+  EXPECT_TRUE(timers.contains({1500, "c1", "t/1500"}));
+  EXPECT_TRUE(timers.contains({3500, "c3", "t/3500"}));
+  // Neither the erased customer's restored timer nor its local one stays;
+  // superseded versions' timers may (the processor fires only what the
+  // profile holds).
+  for (const auto& [at, id, timer_id] : timers) EXPECT_NE(id, "c2");
+  EXPECT_EQ(*store_->GetOffset("clickstream", 0), 9);
+  EXPECT_EQ(Meta(pipeline::ChangelogPositionKey(0)), "9");
+  // The SST files of the chunks are gone once ingested.
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(h_.state_dir()) /
+                                       "restorer" /
+                                       std::string(store::kIngestDir)));
+
+  // All of it is durable: the store reopened holds the same.
+  ASSERT_TRUE(store_->Close().ok());
+  store::StoreOptions options;
+  options.path = h_.state_dir() + "/restorer";
+  auto store = store::ProfileStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = std::move(*store);
+  EXPECT_EQ(Profiles(0), (std::set<std::string>{"c1", "c3"}));
+  EXPECT_EQ(Timers(0), timers);
+  EXPECT_EQ(Meta(pipeline::ChangelogPositionKey(0)), "9");
 }
 
 TEST_F(RestorerTest, ACorruptProfileRecordFailsTheRestore) {

@@ -14,22 +14,24 @@
 // pipeline's. Printed:
 //
 //   restore: profiles=N partitions=P seconds=S profiles_per_s=R cpu_s=C
-//   restore: phases measured apart: read_s=... write_s=... index_s=...
-//            flush_s=... sum_s=...
+//   restore: phases measured apart: read_s=... gather_s=... ingest_s=...
+//            sum_s=...
 //
 // cpu_s is the CPU time of the whole process during the restore (every
-// thread: the restore's, librdkafka's, RocksDB's flush, and the embedded
-// broker's), a figure less sensitive than seconds to other load on the
-// machine. The phases are measured apart, before the restore, the
+// thread: the restore's, its ingester's, librdkafka's, RocksDB's, and the
+// embedded broker's), a figure less sensitive than seconds to other load on
+// the machine. The phases are measured apart, before the restore, the
 // restore's way: reading every partition at once with the same reader
-// settings (no store); writing the profiles in WAL-less batches; indexing
-// the timers read from the pending_timers fields; the one flush at the
-// end. The restore overlaps reading with writing, so it takes less than
-// their sum. --phases=false skips them (e.g. to profile the restore alone).
-// At the end every profile and timer is checked (the timers indexed are
-// exactly those the profiles hold, with the same bytes).
+// settings (no store); gathering the profiles and the timers read from
+// their pending_timers fields into chunks of --chunk_mb (store::BulkLoad);
+// ingesting the chunks (sorting, writing the SST files, adding them). The
+// restore overlaps reading and gathering with ingesting, so it takes less
+// than their sum. --phases=false skips them (e.g. to profile the restore
+// alone). At the end every profile and timer is checked (the timers indexed
+// are exactly those the profiles hold, with the same bytes).
 //
 //   restore_bench [--profiles=200000] [--partitions=64] [--seed=1]
+//                 [--chunk_mb=64]
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -58,6 +60,7 @@
 #include "libs/pipeline/restore.h"
 #include "libs/profile/fold.h"
 #include "libs/profile/validate.h"
+#include "libs/store/bulk_load.h"
 #include "libs/store/profile_store.h"
 #include "tailor/v1/profile.pb.h"
 #include "tools/loadgen/shopper_sim.h"
@@ -74,6 +77,9 @@ ABSL_FLAG(std::vector<std::string>, reader_properties, {},
           "Extra librdkafka properties of the changelog reader, "
           "key=value[,key=value...], to try settings the pipeline's restore "
           "reader does not have (default: exactly the pipeline's).");
+ABSL_FLAG(int64_t, chunk_mb,
+          tailor::pipeline::ChangelogRestorer::kDefaultChunkBytes >> 20,
+          "Memory of records per chunk the restore ingests (MiB).");
 ABSL_FLAG(bool, phases, true,
           "Also measure the phases of a restore apart, before it (false: "
           "the restore alone, e.g. to profile it).");
@@ -84,7 +90,6 @@ namespace {
 constexpr char kTopic[] = "tailor.profiles.changelog";
 constexpr int64_t kStartMs = 1768471200000;  // 2026-01-15 10:00 UTC
 constexpr int64_t kReminderDelayMs = 60 * 60 * 1000;
-constexpr size_t kBulkRecords = 20000;  // as in libs/pipeline/restore.cc
 
 [[noreturn]] void Die(const absl::Status& status, const char* what) {
   std::fprintf(stderr, "restore_bench: %s: %s\n", what,
@@ -251,8 +256,8 @@ int Main() {
 
   // The phases of a restore, each measured on its own, in the restore's
   // way: reading every partition at once (the same reader settings, no
-  // store), writing the profiles in WAL-less batches, indexing the timers
-  // read from their pending_timers fields, and the one flush at the end.
+  // store), then gathering profiles and timers into chunks and ingesting
+  // them.
   std::vector<std::vector<std::pair<std::string, std::string>>> changelog(
       partitions);
   double read_s = 0;
@@ -303,49 +308,35 @@ int Main() {
   char dir_template[] = "/tmp/tailor-restore-bench.XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   store::StoreOptions store_options;  // service defaults
-  double write_s = 0;
-  double index_s = 0;
-  double flush_s = 0;
+  const size_t chunk_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_chunk_mb))
+                             << 20;
+  double gather_s = 0;
+  double ingest_s = 0;
   if (absl::GetFlag(FLAGS_phases)) {
     store_options.path = dir + "/phases";
     auto store = store::ProfileStore::Open(store_options);
     if (!store.ok()) Die(store.status(), "store");
-    store::ProfileStore::Batch batch = (*store)->NewBatch();
+    store::BulkLoad load;
+    const auto ingest = [&] {
+      const absl::Time start = absl::Now();
+      if (auto s = (*store)->Ingest(&load); !s.ok()) Die(s, "ingest");
+      ingest_s += absl::ToDoubleSeconds(absl::Now() - start);
+    };
     t0 = absl::Now();
     for (int32_t p = 0; p < partitions; ++p) {
       for (const auto& [key, value] : changelog[p]) {
         if (key == pipeline::kCheckpointKey) continue;
-        batch.PutProfile(p, key, value);
-        if (batch.Count() >= kBulkRecords) {
-          if (auto s = (*store)->Commit(&batch, true); !s.ok()) Die(s, "put");
-        }
-      }
-    }
-    if (auto s = (*store)->Commit(&batch, true); !s.ok()) Die(s, "put");
-    write_s = absl::ToDoubleSeconds(absl::Now() - t0);
-
-    t0 = absl::Now();
-    for (int32_t p = 0; p < partitions; ++p) {
-      for (const auto& [key, value] : changelog[p]) {
-        if (key == pipeline::kCheckpointKey) continue;
+        load.PutProfile(p, key, value);
         pipeline::ForEachPendingTimer(
             value, [&](int64_t fire_at_ms, absl::string_view timer_id,
                        absl::string_view timer) {
-              batch.PutTimer(p, fire_at_ms, key, timer_id, timer);
+              load.PutTimer(p, fire_at_ms, key, timer_id, timer);
             });
-        if (batch.Count() >= kBulkRecords) {
-          if (auto s = (*store)->Commit(&batch, true); !s.ok()) {
-            Die(s, "timers");
-          }
-        }
+        if (load.ByteSize() >= chunk_bytes) ingest();
       }
     }
-    if (auto s = (*store)->Commit(&batch, true); !s.ok()) Die(s, "timers");
-    index_s = absl::ToDoubleSeconds(absl::Now() - t0);
-
-    t0 = absl::Now();
-    if (auto s = (*store)->Flush(); !s.ok()) Die(s, "flush");
-    flush_s = absl::ToDoubleSeconds(absl::Now() - t0);
+    ingest();
+    gather_s = absl::ToDoubleSeconds(absl::Now() - t0) - ingest_s;
     if (auto s = (*store)->Close(); !s.ok()) Die(s, "close");
   }
   changelog.clear();
@@ -358,7 +349,9 @@ int Main() {
     if (!store.ok()) Die(store.status(), "store");
     auto reader = kafka::Consumer::Create(reader_props, nullptr);
     if (!reader.ok()) Die(reader.status(), "reader");
-    pipeline::ChangelogRestorer restorer(store->get(), reader->get(), kTopic);
+    pipeline::ChangelogRestorer restorer(
+        store->get(), reader->get(), kTopic,
+        static_cast<size_t>(absl::GetFlag(FLAGS_chunk_mb)) << 20);
 
     std::vector<int32_t> all(partitions);
     for (int32_t p = 0; p < partitions; ++p) all[p] = p;
@@ -413,10 +406,9 @@ int Main() {
 
     if (absl::GetFlag(FLAGS_phases)) {
       std::printf(
-          "restore: phases measured apart: read_s=%.3f write_s=%.3f "
-          "index_s=%.3f flush_s=%.3f sum_s=%.3f\n",
-          read_s, write_s, index_s, flush_s,
-          read_s + write_s + index_s + flush_s);
+          "restore: phases measured apart: read_s=%.3f gather_s=%.3f "
+          "ingest_s=%.3f sum_s=%.3f\n",
+          read_s, gather_s, ingest_s, read_s + gather_s + ingest_s);
     }
     std::printf(
         "restore: stored=%lld timers=%lld indexed_timers=%lld "

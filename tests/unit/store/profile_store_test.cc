@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -300,6 +301,124 @@ TEST_F(ProfileStoreTest, WalLessCommitSurvivesReopenAfterFlush) {
   OpenStore();
   EXPECT_THAT(Profile(0, "restored"), Optional(std::string("r")));
   EXPECT_THAT(*store_->GetOffset("tailor.profiles.changelog", 0), Optional(99));
+}
+
+TEST_F(ProfileStoreTest, IngestOverridesWhatTheStoreHeld) {
+  OpenStore();
+  // Flushed state, then newer changes only in the memtable (and WAL).
+  ProfileStore::Batch batch = store_->NewBatch();
+  batch.PutProfile(0, "replaced", "old-flushed");
+  batch.PutProfile(0, "deleted", "old");
+  batch.PutProfile(0, "kept", "kept");
+  batch.PutTimer(0, 1000, "replaced", "t", "old-timer");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  batch.PutProfile(0, "replaced", "old-memtable");
+  batch.PutProfile(0, "deleted-in-memtable", "old");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+
+  // Changes in no key order; the last change of a key wins.
+  const std::string v1 = "new-1";
+  const std::string v2 = "new-2";
+  const std::string timer = "new-timer";
+  BulkLoad load;
+  load.PutProfile(0, "replaced", v1);
+  load.PutProfile(0, "created", v1);
+  load.DeleteProfile(0, "deleted");
+  load.PutProfile(0, "replaced", v2);
+  load.DeleteProfile(0, "deleted-in-memtable");
+  load.PutProfile(1, "other-partition", v1);
+  load.DeleteProfile(0, "created");
+  load.PutProfile(0, "created", v2);
+  load.PutTimer(0, 2000, "replaced", "t", timer);
+  load.PutTimer(0, 1000, "replaced", "t", timer);
+  EXPECT_EQ(load.Count(), 10u);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_EQ(load.Count(), 0u);  // Ingest clears.
+
+  EXPECT_THAT(Profiles(0),
+              ElementsAre(Pair("created", "new-2"), Pair("kept", "kept"),
+                          Pair("replaced", "new-2")));
+  EXPECT_THAT(Profile(1, "other-partition"), Optional(std::string("new-1")));
+  EXPECT_THAT(Timers(0), ElementsAre(TimerRow{1000, "replaced", "t", timer},
+                                     TimerRow{2000, "replaced", "t", timer}));
+
+  // A later ingest overrides an earlier one, and changes committed after
+  // an ingest override it.
+  load.PutProfile(0, "kept", v1);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_THAT(Profile(0, "kept"), Optional(std::string("new-1")));
+  batch.PutProfile(0, "kept", "committed");
+  ASSERT_TRUE(store_->Commit(&batch).ok());
+  EXPECT_THAT(Profile(0, "kept"), Optional(std::string("committed")));
+
+  // The ingested files are the store's: no WAL, no flush needed.
+  ASSERT_TRUE(store_->Close().ok());
+  OpenStore();
+  EXPECT_THAT(Profile(0, "replaced"), Optional(std::string("new-2")));
+  EXPECT_EQ(Profile(0, "deleted"), std::nullopt);
+  EXPECT_EQ(Timers(0).size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(Options().path) /
+                                       std::string(kIngestDir)));
+}
+
+TEST_F(ProfileStoreTest, ALargeIngestKeepsTheLastChangeOfEveryKey) {
+  OpenStore();
+  // Enough changes that each family is written as two files; every key
+  // changes three or four times, so some key's changes meet the split.
+  constexpr int kChanges = 10000;
+  constexpr int kKeys = 3333;
+  std::vector<std::string> values;
+  for (int i = 0; i < kChanges; ++i) values.push_back(absl::StrCat("v", i));
+  BulkLoad load;
+  for (int i = 0; i < kChanges; ++i) {
+    const std::string id = absl::StrFormat("c%05d", i % kKeys);
+    load.PutProfile(0, id, values[i]);
+    load.PutTimer(0, i % kKeys, id, "t", values[i]);
+  }
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  const auto profiles = Profiles(0);
+  ASSERT_EQ(profiles.size(), static_cast<size_t>(kKeys));
+  const auto timers = Timers(0);
+  ASSERT_EQ(timers.size(), static_cast<size_t>(kKeys));
+  for (int k = 0; k < kKeys; ++k) {
+    const int last = k + (kChanges - 1 - k) / kKeys * kKeys;
+    const std::string id = absl::StrFormat("c%05d", k);
+    EXPECT_EQ(profiles[k], std::make_pair(id, absl::StrCat("v", last)));
+    EXPECT_EQ(timers[k], (TimerRow{k, id, "t", absl::StrCat("v", last)}));
+  }
+}
+
+TEST_F(ProfileStoreTest, IngestWithInvalidArgumentAppliesNothing) {
+  OpenStore();
+  const std::string value = "v";
+  BulkLoad load;
+  load.PutProfile(0, "fine", value);
+  load.PutTimer(0, 1000, std::string("bad\0id", 6), "t", value);
+  EXPECT_EQ(store_->Ingest(&load).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(load.Count(), 2u);  // left unchanged
+  EXPECT_EQ(Profile(0, "fine"), std::nullopt);
+  load.Clear();
+  load.PutProfile(-1, "fine", value);
+  EXPECT_EQ(store_->Ingest(&load).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ProfileStoreTest, OpenRemovesTheFilesACrashedIngestLeft) {
+  OpenStore();
+  ASSERT_TRUE(store_->Close().ok());
+  const std::filesystem::path dir =
+      std::filesystem::path(Options().path) / std::string(kIngestDir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "7-profiles.sst") << "half-written";
+  OpenStore();
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  // Ingest still works after the cleanup.
+  const std::string value = "v";
+  BulkLoad load;
+  load.PutProfile(0, "c", value);
+  ASSERT_TRUE(store_->Ingest(&load).ok());
+  EXPECT_THAT(Profile(0, "c"), Optional(std::string("v")));
+  EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 TEST_F(ProfileStoreTest, BatchThatIsNeverCommittedLeavesNothing) {
