@@ -264,8 +264,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   p->workers_ = std::make_unique<Workers>(p->store_.get(), std::move(engine),
                                           std::move(processor_options),
                                           WorkerCount(cfg.worker_threads()));
-  p->state_writer_ = std::make_unique<StateWriter>(
-      p->store_.get(), /*disable_wal=*/false, &p->split_);
+  p->state_writer_ = std::make_unique<StateWriter>(p->store_.get(), &p->split_);
 
   kafka::Properties producer_props = WithClientProperties(
       p->client_properties_,

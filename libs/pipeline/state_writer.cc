@@ -7,12 +7,8 @@
 
 namespace tailor::pipeline {
 
-StateWriter::StateWriter(store::ProfileStore* store, bool disable_wal,
-                         CycleSplit* split)
-    : store_(store),
-      disable_wal_(disable_wal),
-      split_(split),
-      thread_([this] { Run(); }) {}
+StateWriter::StateWriter(store::ProfileStore* store, CycleSplit* split)
+    : store_(store), split_(split), thread_([this] { Run(); }) {}
 
 StateWriter::~StateWriter() {
   {
@@ -57,7 +53,7 @@ void StateWriter::Run() {
       absl::Status status;
       {
         ScopedPhase phase(split_, CyclePhase::kRocksDb);
-        status = store_->Commit(next.second, disable_wal_);
+        status = store_->Commit(next.second);
       }
       if (status.ok()) break;
       failing_.store(true);

@@ -5,10 +5,9 @@
 // write is retried with backoff until it succeeds or the writer stops; the
 // pipeline reports not ready meanwhile.
 //
-// Owned by the Pipeline. Submit(),
-// written(), failing() and WaitFor() are called from the pipeline thread;
-// the batches belong to the caller and must live until written() covers
-// them.
+// Owned by the Pipeline (and engine_bench). Submit(), written(), failing()
+// and WaitFor() are called from the pipeline thread; the batches belong to
+// the caller and must live until written() covers them.
 #ifndef TAILOR_LIBS_PIPELINE_STATE_WRITER_H_
 #define TAILOR_LIBS_PIPELINE_STATE_WRITER_H_
 
@@ -26,10 +25,8 @@ namespace tailor::pipeline {
 
 class StateWriter {
  public:
-  // `disable_wal`: write without the WAL (for writes a flush makes
-  // durable afterwards). `split`, if set, is charged the time of the writes (kRocksDb).
-  explicit StateWriter(store::ProfileStore* store, bool disable_wal = false,
-                       CycleSplit* split = nullptr);
+  // `split`, if set, is charged the time of the writes (kRocksDb).
+  explicit StateWriter(store::ProfileStore* store, CycleSplit* split = nullptr);
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
   // Writes what is queued (unless Stop() was called), then joins.
@@ -54,7 +51,6 @@ class StateWriter {
   void Run();
 
   store::ProfileStore* store_;
-  const bool disable_wal_;
   CycleSplit* const split_;
   absl::Mutex mu_;
   std::deque<std::pair<uint64_t, store::ProfileStore::Batch*>> queue_
