@@ -617,6 +617,43 @@ TEST_F(ProfileStoreTest, DropPartitionKeepsOtherPartitions) {
   EXPECT_THAT(Profiles(1), ElementsAre(Pair("c3", "new")));
 }
 
+TEST_F(ProfileStoreTest, AppendedBatchesAreWrittenAsOne) {
+  OpenStore();
+  ProfileStore::Batch before = store_->NewBatch();
+  before.PutProfile(1, "gone", "old");
+  ASSERT_TRUE(store_->Commit(&before).ok());
+
+  ProfileStore::Batch a = store_->NewBatch();
+  a.PutProfile(0, "a", "va");
+  a.PutTimer(0, 1000, "a", "t", "timer");
+  ProfileStore::Batch b = store_->NewBatch();
+  b.PutProfile(1, "b", "vb");
+  b.DeleteProfile(1, "gone");
+  b.PutOffset("clickstream", 1, 42);
+  ProfileStore::Batch empty = store_->NewBatch();
+  a.Append(&b);
+  a.Append(&empty);
+  EXPECT_EQ(a.Count(), 5u);
+  EXPECT_EQ(b.Count(), 0u);
+  // Nothing is written before the one Commit.
+  EXPECT_EQ(Profile(0, "a"), std::nullopt);
+  EXPECT_THAT(Profile(1, "gone"), Optional(std::string("old")));
+  ASSERT_TRUE(store_->Commit(&a).ok());
+  EXPECT_THAT(Profile(0, "a"), Optional(std::string("va")));
+  EXPECT_THAT(Profile(1, "b"), Optional(std::string("vb")));
+  EXPECT_EQ(Profile(1, "gone"), std::nullopt);
+  EXPECT_THAT(*store_->GetOffset("clickstream", 1), Optional(42));
+
+  // Appended to an empty batch, the operations move over whole.
+  ProfileStore::Batch c = store_->NewBatch();
+  ProfileStore::Batch d = store_->NewBatch();
+  d.PutProfile(2, "d", "vd");
+  c.Append(&d);
+  EXPECT_EQ(c.Count(), 1u);
+  ASSERT_TRUE(store_->Commit(&c).ok());
+  EXPECT_THAT(Profile(2, "d"), Optional(std::string("vd")));
+}
+
 TEST_F(ProfileStoreTest, MultiGetReportsFoundAndNotFound) {
   OpenStore();
   ProfileStore::Batch batch = store_->NewBatch();
