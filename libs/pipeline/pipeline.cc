@@ -750,16 +750,19 @@ absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
     partitions.push_back(partition);
   }
   std::sort(partitions.begin(), partitions.end());
+  const int64_t cap = StreamTimeCap(wall_now_ms);
+  // Each task's watermark (capped), moved to once the batch is processed.
   std::vector<std::pair<int32_t, int64_t>> watermarks;
   for (int32_t partition : partitions) {
     if (released_.size() >= max) break;
     const int64_t watermark = task_inputs_[partition]->Release(
         wall_now_ms, max - released_.size(), &released_);
-    watermarks.emplace_back(partition, watermark);
+    if (watermark != kUntimed) {
+      watermarks.emplace_back(partition, std::min(watermark, cap));
+    }
   }
   inputs_.clear();
   for (const BufferedRecord& b : released_) inputs_.push_back(b.input);
-  const int64_t cap = StreamTimeCap(wall_now_ms);
   if (!inputs_.empty()) {
     const absl::Time start = absl::Now();
     TAILOR_RETURN_IF_ERROR(workers_->ProcessBatch(inputs_, wall_now_ms, cap));
@@ -767,12 +770,7 @@ absl::Status Pipeline::ProcessReleased(int64_t wall_now_ms) {
       options_.observer.batch_processed(inputs_.size(), absl::Now() - start);
     }
   }
-  timed_watermarks_.clear();
-  for (const auto& [partition, watermark] : watermarks) {
-    if (watermark == kUntimed) continue;
-    timed_watermarks_.emplace_back(partition, std::min(watermark, cap));
-  }
-  return workers_->AdvanceStreamTimes(timed_watermarks_);
+  return workers_->AdvanceStreamTimes(watermarks);
 }
 
 void Pipeline::ApplyBackpressure() {

@@ -286,7 +286,6 @@ class Pipeline : public kafka::RebalanceListener {
   absl::flat_hash_set<std::pair<std::string, int32_t>> paused_;
   std::vector<BufferedRecord> released_;
   std::vector<InputRecord> inputs_;
-  std::vector<std::pair<int32_t, int64_t>> timed_watermarks_;
   // What the group was last told, and when.
   std::vector<TopicOffset> group_offsets_;
   absl::Time last_group_commit_ = absl::InfinitePast();

@@ -139,24 +139,30 @@ absl::Status Workers::FirstError() {
 absl::Status Workers::ProcessBatch(absl::Span<const InputRecord> records,
                                    int64_t wall_now_ms,
                                    int64_t max_stream_time_ms) {
-  for (const InputRecord& rec : records) {
-    TAILOR_RETURN_IF_ERROR(OpenPartition(rec.partition));
-  }
-  if (processors_.size() == 1) {
-    absl::Status s =
-        processors_[0]->ProcessBatch(records, wall_now_ms, max_stream_time_ms);
-    GatherOutputs();
-    return s;
-  }
+  // Each record to its partition's worker (opened here first); a task's
+  // records come together, so the owner is looked up once per run of them.
+  const bool one = processors_.size() == 1;
   for (auto& share : shares_) share.clear();
+  int32_t partition = -1;
+  int worker = 0;
   for (const InputRecord& rec : records) {
-    shares_[owner_[rec.partition]].push_back(rec);
+    if (rec.partition != partition) {
+      TAILOR_RETURN_IF_ERROR(OpenPartition(rec.partition));
+      partition = rec.partition;
+      worker = owner_[partition];
+    }
+    if (!one) shares_[worker].push_back(rec);
   }
-  team_.Run([&](int w) {
-    if (shares_[w].empty()) return;
-    errors_[w] = processors_[w]->ProcessBatch(shares_[w], wall_now_ms,
-                                              max_stream_time_ms);
-  });
+  if (one) {
+    errors_[0] =
+        processors_[0]->ProcessBatch(records, wall_now_ms, max_stream_time_ms);
+  } else {
+    team_.Run([&](int w) {
+      if (shares_[w].empty()) return;
+      errors_[w] = processors_[w]->ProcessBatch(shares_[w], wall_now_ms,
+                                                max_stream_time_ms);
+    });
+  }
   GatherOutputs();
   return FirstError();
 }
